@@ -1,0 +1,88 @@
+// Alerts: their ids, their JSON (the same object everywhere) and a readable line.
+#include "lodestone/alert.h"
+
+#include <openssl/evp.h>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/hash.h"
+
+namespace lodestone {
+
+std::string sha256_hex32(std::initializer_list<std::string_view> parts) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  const char nul = '\0';
+  for (std::string_view part : parts) {
+    EVP_DigestUpdate(ctx, part.data(), part.size());
+    EVP_DigestUpdate(ctx, &nul, 1);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(ctx, digest, &length);
+  EVP_MD_CTX_free(ctx);
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 16; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+std::string alert_id(std::string_view rule_id, std::string_view source, std::string_view post_id) {
+  return sha256_hex32({rule_id, source, post_id});
+}
+
+std::string to_json(const Alert& a) {
+  nlohmann::ordered_json j;
+  j["id"] = a.id;
+  j["rule"] = {{"id", a.rule.id}, {"title", a.rule.title}, {"severity", a.rule.severity}, {"tags", a.rule.tags}};
+  nlohmann::ordered_json post = {{"id", a.post.id}, {"source", a.post.source}};
+  if (!a.post.title.empty()) post["title"] = a.post.title;
+  if (!a.post.url.empty()) post["url"] = a.post.url;
+  if (!a.post.published.empty()) post["published"] = a.post.published;
+  j["post"] = std::move(post);
+  auto& matches = j["matches"] = nlohmann::ordered_json::array();
+  for (const auto& m : a.matches) {
+    nlohmann::ordered_json jm = {{"field", m.field},           {"term", m.term},     {"text", m.text},
+                                 {"start", m.start},           {"end", m.end},       {"byte_start", m.byte_start},
+                                 {"byte_end", m.byte_end},     {"snippet", m.snippet}};
+    if (!m.entity.empty()) jm["entity"] = m.entity;
+    matches.push_back(std::move(jm));
+  }
+  auto& entities = j["entities"] = nlohmann::ordered_json::array();
+  for (const auto& e : a.entities) entities.push_back({{"id", e.id}, {"name", e.name}, {"alias", e.alias}});
+  j["matched_at"] = a.matched_at;
+  // Invalid UTF-8 never reaches an alert (readers repair it), but never throw on output either.
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string to_text(const Alert& a, bool color) {
+  const char* open = color ? "\x1b[1;31m" : "«";
+  const char* close = color ? "\x1b[0m" : "»";
+  std::string out = a.rule.severity + "  " + a.rule.id + "  " + a.post.source + (a.post.source.empty() ? "" : " ") +
+                    a.post.id;
+  // One snippet per field, the first match's, with every match of that field that falls inside
+  // it marked. A snippet is the original bytes (line breaks flattened byte for byte), so another
+  // match's place in it is an offset from the first match's.
+  for (size_t i = 0; i < a.matches.size();) {
+    const AlertMatch& first = a.matches[i];
+    const std::string& s = first.snippet;
+    const size_t tail = s.size() >= 3 && s.compare(s.size() - 3, 3, "…") == 0 ? s.size() - 3 : s.size();
+    std::string marked;
+    size_t copied = 0;
+    for (; i < a.matches.size() && a.matches[i].field == first.field; ++i) {
+      const AlertMatch& m = a.matches[i];
+      const size_t at = first.snippet_at + (m.byte_start - first.byte_start);
+      const size_t len = m.byte_end - m.byte_start;
+      if (at < copied || at + len > tail) continue;  // overlaps a marked span, or lies outside
+      marked += s.substr(copied, at - copied) + open + s.substr(at, len) + close;
+      copied = at + len;
+    }
+    out += "  " + first.field + ": " + marked + s.substr(copied);
+  }
+  return out;
+}
+
+}  // namespace lodestone

@@ -1,0 +1,50 @@
+// lodestone: the one binary. Thin: parses the command line and calls a command.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "engine/cli/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace lodestone::cli;
+  CLI::App app{"Lodestone: keyword and entity alerting over streams of posts"};
+  app.set_version_flag("--version", std::string("lodestone ") + LODESTONE_VERSION);
+  app.require_subcommand(1);
+
+  CheckOptions check;
+  CLI::App* check_cmd = app.add_subcommand("check", "Load and compile rules, run every [rule.tests]; exit 0 ok, 1 errors");
+  check_cmd->add_option("-c,--config", check.config, "lodestone.toml naming the rules");
+  check_cmd->add_option("rules", check.rules, "rule files, directories or globs");
+
+  ScanOptions scan;
+  CLI::App* scan_cmd =
+      app.add_subcommand("scan", "Match posts from JSONL or text files (or - for stdin); print alerts as JSONL.\n"
+                                 "Exit 0 when some alert was raised, 1 when none, 2 on error (as grep)");
+  scan_cmd->add_option("-c,--config", scan.config, "lodestone.toml naming the rules");
+  scan_cmd->add_option("-r,--rules", scan.rules, "rule file, directory or glob (repeat -r for more)")
+      ->allow_extra_args(false);
+  scan_cmd->add_option("inputs", scan.inputs, "JSONL files (.jsonl, .ndjson, .json), text files, directories, or -");
+  scan_cmd->add_option("--format", scan.format, "json (one alert a line) or text (one readable line an alert)")
+      ->check(CLI::IsMember({"json", "text"}));
+  scan_cmd->add_option("--color", scan.color, "highlight matches in text format: auto, always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  scan_cmd->add_option("--source", scan.source, "source of posts that name none (default: the file's path)");
+  scan_cmd->add_option("--max-text-bytes", scan.max_text_bytes, "text per post beyond which it is cut (default 1 MiB)");
+  scan_cmd->add_option("--now", scan.now, "a fixed matched_at for every alert, for reproducible output");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (check_cmd->parsed()) return run_check(check);
+  if (scan_cmd->parsed()) {
+    if (scan.config.empty() && scan.rules.empty()) {
+      std::cerr << "lodestone scan: name the rules with -c CONFIG or -r RULES\n";
+      return 2;
+    }
+    return run_scan(scan);
+  }
+  return 2;
+}

@@ -1,0 +1,90 @@
+// Normalizer: folds text and rule terms into the one form the matcher scans (DESIGN.md "Terms").
+// Tables are built once (instance()); normalize() is const and safe from any number of threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lodestone {
+
+// Which foldings apply. Case folding and Traditional→Simplified folding can each be turned off
+// per rule (case_sensitive = true, fold_chinese = false); NFKC, dropping invisible format
+// characters and folding white-space runs always apply.
+struct NormalizeOptions {
+  bool fold_case = true;
+  bool fold_chinese = true;
+
+  // 0..3, an index for per-form arrays: bit 0 set when case is kept, bit 1 when Chinese is kept.
+  int form() const { return (fold_case ? 0 : 1) | (fold_chinese ? 0 : 2); }
+  static NormalizeOptions from_form(int form) { return {(form & 1) == 0, (form & 2) == 0}; }
+};
+
+// The normalized text of one input and the map back to the input.
+// Positions in `text` are byte offsets. For each byte i of `text`, the normalized character it
+// belongs to came from the original code points [src_begin[i], src_end[i]) of the input;
+// orig_byte[k] is the byte offset of original code point k, and orig_byte[n] == input size, where
+// n is the number of original code points (an invalid UTF-8 sequence counts as one code point).
+// Reuse one NormalizedText across calls: normalize() clears it but keeps its capacity.
+struct NormalizedText {
+  std::string text;
+  std::vector<uint32_t> src_begin;
+  std::vector<uint32_t> src_end;
+  std::vector<uint32_t> orig_byte;
+  uint32_t invalid_sequences = 0;  // bad UTF-8 sequences seen in the input, each now one U+FFFD
+
+  uint32_t original_code_points() const {
+    return orig_byte.empty() ? 0 : static_cast<uint32_t>(orig_byte.size() - 1);
+  }
+};
+
+class Normalizer {
+ public:
+  // The process-wide normalizer; the first call builds the tables (tens of milliseconds).
+  static const Normalizer& instance();
+
+  // Normalizes `input` (any bytes) into `out`:
+  //  1. UTF-8 decoding; each invalid sequence (maximal subpart, as ICU's U8_NEXT) becomes U+FFFD;
+  //  2. NFKC with full case folding (ICU's NFKC_Casefold) when opts.fold_case, plain NFKC otherwise;
+  //  3. Default_Ignorable_Code_Point characters dropped (ZWSP, soft hyphen, BOM, ZWJ, variation
+  //     selectors, ...);
+  //  4. Traditional→Simplified Chinese, one code point to one, when opts.fold_chinese;
+  //  5. every run of White_Space characters becomes one U+0020.
+  // Table-driven per code point, with an ASCII fast path; only a segment that may compose
+  // (a combining mark, a Hangul jamo, ...) goes through ICU's normalizer as a whole.
+  void normalize(std::string_view input, NormalizeOptions opts, NormalizedText& out) const;
+
+  // Convenience for rule terms and tests: the normalized text only.
+  std::string normalize(std::string_view input, NormalizeOptions opts = {}) const;
+
+  // DESIGN.md's word character: a letter (L*) or digit (N*) of a script written with spaces,
+  // i.e. of any script but Han, Hiragana, Katakana, Hangul, Thai, Lao, Khmer and Myanmar.
+  bool is_word_char(char32_t c) const;
+
+  // The single code point Traditional→Simplified mapping (c itself when there is none).
+  char32_t to_simplified(char32_t c) const;
+
+  Normalizer(const Normalizer&) = delete;
+  Normalizer& operator=(const Normalizer&) = delete;
+  ~Normalizer();
+
+ private:
+  Normalizer();
+  struct Tables;
+  std::unique_ptr<Tables> tables_;
+};
+
+// Copies `input` to `out`, replacing each invalid UTF-8 sequence by U+FFFD (EF BF BD);
+// returns the number replaced. `out` is cleared first; its capacity is kept.
+uint32_t repair_utf8(std::string_view input, std::string& out);
+
+// Decodes the code point that starts at byte `pos` of valid UTF-8 `s` (pos < s.size()).
+char32_t decode_utf8_at(std::string_view s, size_t pos);
+// Decodes the code point that ends just before byte `pos` of valid UTF-8 `s` (pos > 0).
+char32_t decode_utf8_before(std::string_view s, size_t pos);
+// Appends c as UTF-8.
+void append_utf8(std::string& out, char32_t c);
+
+}  // namespace lodestone

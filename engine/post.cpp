@@ -1,0 +1,31 @@
+// Post: field access and buffer reuse.
+#include "lodestone/post.h"
+
+namespace lodestone {
+
+std::string_view Post::field(std::string_view name) const {
+  for (const auto& f : fields()) {
+    if (f.name == name) return f.text;
+  }
+  return {};
+}
+
+PostField& Post::add_field(std::string_view name, std::string_view text) {
+  if (used_ == fields_.size()) fields_.emplace_back();
+  PostField& f = fields_[used_++];
+  f.name.assign(name);
+  f.text.assign(text);
+  return f;
+}
+
+void Post::clear() {
+  id.clear();
+  source.clear();
+  used_ = 0;
+}
+
+bool is_metadata_field(std::string_view name) {
+  return name == "id" || name == "source" || name == "url" || name == "published";
+}
+
+}  // namespace lodestone

@@ -1,0 +1,57 @@
+// Scanner: match, evaluate the candidate rules, build one alert per rule that holds.
+#include "lodestone/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+
+#include "engine/scanner_state.h"
+
+namespace lodestone {
+
+namespace {
+
+std::string utc_now() {
+  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+Scanner::Scanner(std::shared_ptr<const RuleSet> rules)
+    : rules_(std::move(rules)), state_(std::make_unique<ScannerState>(rules_->data())) {}
+
+Scanner::~Scanner() = default;
+
+void Scanner::set_clock_override(std::string matched_at) { state_->clock_override = std::move(matched_at); }
+
+std::span<const Alert> Scanner::scan(const Post& post) {
+  ScannerState& s = *state_;
+  s.alert_count = 0;
+  s.match(post);
+  if (s.candidates.empty()) return {};
+  // Rules alert in the order they were defined, whatever order their terms were hit in.
+  std::sort(s.candidates.begin(), s.candidates.end());
+  std::string now;
+  for (uint32_t r : s.candidates) {
+    if (!s.evaluate(r)) continue;
+    if (s.alert_count == s.alerts.size()) s.alerts.emplace_back();
+    Alert& alert = s.alerts[s.alert_count++];
+    const compiled::Rule& rule = s.rules.rules[r];
+    if (now.empty()) now = s.clock_override.empty() ? utc_now() : s.clock_override;
+    alert.id = alert_id(rule.id, post.source, post.id);
+    alert.rule = {rule.id, rule.title, rule.severity, rule.tags};
+    alert.post = {post.id, post.source, std::string(post.field("title")), std::string(post.field("url")),
+                  std::string(post.field("published"))};
+    alert.notify = rule.notify;
+    alert.matched_at = now;
+    s.describe(r, post, alert);
+  }
+  return {s.alerts.data(), s.alert_count};
+}
+
+}  // namespace lodestone

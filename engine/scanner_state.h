@@ -1,0 +1,92 @@
+// The per-worker state of a Scanner: Hyperscan scratch, normalized fields, hits and alerts.
+// Everything here is cleared, never freed, between posts, so scanning does not allocate once warm.
+// Owned by one Scanner and used by one thread at a time.
+#pragma once
+
+#include <hs/hs.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/normalizer.h"
+#include "lodestone/alert.h"
+#include "lodestone/post.h"
+#include "lodestone/rule_set.h"
+#include "rules/compiled.h"
+
+namespace lodestone {
+
+constexpr uint32_t kNoHit = UINT32_MAX;
+
+// One occurrence of a pattern in one field, before any term's boundary or scope check.
+struct Hit {
+  uint32_t pattern;
+  uint32_t slot;       // index into ScannerState::slots
+  uint32_t start;      // byte offsets into the slot's normalized text of the pattern's form
+  uint32_t end;
+  bool prev_word;      // a word character touches the start
+  bool next_word;      // a word character touches the end
+  uint32_t next;       // the pattern's next hit in this post, or kNoHit
+};
+
+// A scanned field of the current post.
+struct FieldSlot {
+  uint32_t post_field = 0;  // index into Post::fields()
+  int field_id = -1;        // RuleSetData::field_id of its name
+  bool is_text = false;
+  std::array<NormalizedText, compiled::kForms> norm;
+};
+
+// A span in one slot, for NEAR.
+struct Occurrence {
+  uint32_t slot;
+  uint32_t start;
+  uint32_t end;
+  bool is_b;
+};
+
+class ScannerState {
+ public:
+  explicit ScannerState(const compiled::RuleSetData& rules);
+  ~ScannerState();
+  ScannerState(const ScannerState&) = delete;
+  ScannerState& operator=(const ScannerState&) = delete;
+
+  // matcher.cpp: normalizes and scans every field in scope, filling hits and candidate rules.
+  void match(const Post& post);
+  // evaluator.cpp: whether rule r's query holds for the current post.
+  bool evaluate(uint32_t rule);
+  // evaluator.cpp: the alert's matches and entities for a rule that holds.
+  void describe(uint32_t rule, const Post& post, Alert& alert);
+
+  const compiled::RuleSetData& rules;
+  hs_scratch_t* scratch = nullptr;
+  std::vector<FieldSlot> slots;
+  uint32_t slot_count = 0;
+  std::vector<Hit> hits;
+  std::vector<uint32_t> pattern_head;  // first hit of each pattern, valid when pattern_gen == gen
+  std::vector<uint32_t> pattern_gen;
+  std::vector<uint32_t> candidates;    // rules with a positive hit in this post
+  std::vector<uint32_t> rule_gen;
+  uint32_t gen = 0;
+  bool scan_text_fields = false;       // some term's scope takes every text field
+  std::vector<Occurrence> occurrences; // NEAR's work space
+  uint8_t eval_form = 0;               // the form of the rule being evaluated
+  std::vector<Alert> alerts;
+  size_t alert_count = 0;
+  std::string clock_override;
+
+  // Current scan, for the Hyperscan callback.
+  uint32_t current_slot = 0;
+  const std::string* current_text = nullptr;
+
+ private:
+  bool eval_node(uint32_t node);
+  bool term_hit_ok(const compiled::Term& term, const Hit& hit) const;
+  void collect_occurrences(uint32_t node, bool is_b);
+};
+
+}  // namespace lodestone

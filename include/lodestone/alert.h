@@ -1,0 +1,67 @@
+// Alert: one rule matching one post, as `scan` prints it, a webhook receives it and the store keeps it.
+// A plain value, safe to copy and move between threads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lodestone {
+
+struct AlertMatch {
+  std::string field;        // the post field the occurrence is in
+  std::string term;         // the term as written in the rule file ("rare earth*", "稀土", "/re/")
+  std::string text;         // the original text of the span, as sent
+  uint32_t start = 0;       // Unicode code point offsets into the original field text, [start, end)
+  uint32_t end = 0;
+  uint32_t byte_start = 0;  // the same span in UTF-8 bytes of the original field text
+  uint32_t byte_end = 0;
+  std::string snippet;      // the span with some context, "…" where cut
+  uint32_t snippet_at = 0;  // byte offset of the span in `snippet`; not part of the JSON
+  std::string entity;       // id of the entity this term names, empty when it names none
+};
+
+struct AlertEntity {
+  std::string id;
+  std::string name;
+  std::string alias;  // the name or alias, as written in the rule file, that matched first
+};
+
+struct AlertRule {
+  std::string id;
+  std::string title;
+  std::string severity;
+  std::vector<std::string> tags;
+};
+
+struct AlertPost {
+  std::string id;
+  std::string source;
+  std::string title;
+  std::string url;
+  std::string published;
+};
+
+struct Alert {
+  std::string id;  // alert_id(rule.id, post.source, post.id)
+  AlertRule rule;
+  AlertPost post;
+  std::vector<AlertMatch> matches;
+  std::vector<AlertEntity> entities;
+  std::string matched_at;  // RFC 3339 UTC, seconds ("2026-01-11T11:08:03Z")
+  std::vector<std::string> notify;  // notifier names from the rule; not part of the JSON
+};
+
+// The first 32 hex digits of SHA-256 over rule id, source and post id, each followed by a NUL
+// byte, so ("ab","c") and ("a","bc") differ. The same (rule, post) always gives the same id.
+std::string alert_id(std::string_view rule_id, std::string_view source, std::string_view post_id);
+
+// The alert as one line of JSON (DESIGN.md "Alerts"), without a trailing newline.
+std::string to_json(const Alert& alert);
+
+// One readable line: severity, rule, source and post id, then for each field with matches the
+// first match's snippet with the field's matches in it marked: ANSI bold red when `color`,
+// otherwise « and ».
+std::string to_text(const Alert& alert, bool color);
+
+}  // namespace lodestone

@@ -1,0 +1,42 @@
+// Post: one document to match (a news item, a forum post, a text file), as sources deliver it.
+// A plain value; a scanner reads it without keeping it, so one thread may refill one Post per line.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lodestone {
+
+// One string field of a post, by its name in the input ("title", "body", "author", ...).
+struct PostField {
+  std::string name;
+  std::string text;  // UTF-8; readers repair invalid sequences before a post reaches a scanner
+};
+
+class Post {
+ public:
+  std::string id;
+  std::string source;
+
+  // The fields in input order; `id` and `source` are not among them.
+  std::span<const PostField> fields() const { return {fields_.data(), used_}; }
+  // The text of field `name`, or an empty view when the post has none.
+  std::string_view field(std::string_view name) const;
+  // Appends a field, reusing a buffer left by clear(), so refilling a Post does not allocate.
+  PostField& add_field(std::string_view name, std::string_view text);
+  // Empties the post but keeps every buffer's capacity.
+  void clear();
+
+ private:
+  std::vector<PostField> fields_;  // [0, used_) are live; the rest are spare buffers
+  size_t used_ = 0;
+};
+
+// Fields that describe a post rather than hold its text: id, source, url, published.
+// They are matched only where a rule names them (fields = ["url"] or url:term); every other
+// string field is text and is matched by default.
+bool is_metadata_field(std::string_view name);
+
+}  // namespace lodestone

@@ -1,0 +1,123 @@
+// The compiled, immutable form of a rule set: Hyperscan databases, the pattern and term tables,
+// and each rule's query as a flat node array. Built by rules/compiler.cpp, read by engine/.
+// Nothing here changes after compile_rule_set() returns, so any number of threads may read it.
+#pragma once
+
+#include <hs/hs.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lodestone/status.h"
+
+namespace lodestone::compiled {
+
+constexpr int kForms = 4;  // NormalizeOptions::form(): case folded or not × Chinese folded or not
+
+// One Hyperscan expression. Identical expressions of the same form are compiled once, however
+// many terms and rules use them; the pattern's index is its Hyperscan id.
+struct Pattern {
+  std::string expression;    // as given to Hyperscan
+  uint8_t form = 0;
+  bool is_regex = false;     // regexes report their start (SOM); literals know their length
+  uint32_t literal_bytes = 0;
+};
+
+// Where a term may match: the post fields named in the rule set (bit i = field_names[i]) and,
+// when `text_fields`, every non-metadata field.
+struct FieldScope {
+  uint64_t named = 0;
+  bool text_fields = false;
+  bool contains(int field_id, bool is_text) const {
+    return (field_id >= 0 && (named >> field_id & 1)) || (text_fields && is_text);
+  }
+  bool empty() const { return named == 0 && !text_fields; }
+};
+
+// One occurrence of a term in one rule, with the checks a pattern hit must pass to count for it.
+struct Term {
+  uint32_t pattern = 0;
+  bool need_left_boundary = false;   // first character is a word character
+  bool need_right_boundary = false;  // last character is a word character and no '*'
+  FieldScope scope;                  // the rule's fields ∩ the term's own field:
+  std::string written;               // as in the rule file: "rare earth*", "稀土", "/re/"
+  int32_t entity = -1;               // index into RuleSetData::entities, -1 for none
+};
+
+struct Entity {
+  std::string id;
+  std::string name;
+  std::string kind;
+};
+
+// A query node. Children are indices into RuleSetData::children[first, first + count).
+struct Node {
+  enum class Kind : uint8_t {
+    kTerm,     // `term` occurs
+    kAny,      // any child occurs (an @list or an entity's names; an OR that ATLEAST may expand)
+    kAnd,
+    kOr,
+    kNot,      // the one child occurs nowhere in scope
+    kNear,     // two children, each kTerm or kAny of kTerm/kAny: occurrences at most `count` apart
+    kAtLeast,  // at least `count` children occur
+  };
+  Kind kind = Kind::kTerm;
+  uint32_t term = 0;   // kTerm: index into RuleSetData::terms
+  uint32_t count = 0;  // kNear: n; kAtLeast: n
+  uint32_t first = 0;
+  uint32_t child_count = 0;
+};
+
+struct RuleTest {
+  bool expect_match = true;
+  std::vector<std::pair<std::string, std::string>> fields;  // (field, text) of the test post
+  SourcePlace place;
+  std::string source_line;
+};
+
+struct Rule {
+  std::string id;
+  std::string title;
+  std::string severity;  // info | low | medium | high | critical
+  std::vector<std::string> tags;
+  std::vector<std::string> notify;
+  uint8_t form = 0;
+  uint32_t root = 0;                      // index into RuleSetData::nodes
+  std::vector<uint32_t> positive_terms;   // terms whose hits are reported (not under NOT)
+  std::vector<RuleTest> tests;
+  std::vector<std::string> test_fields;   // where a plain test string goes
+  SourcePlace place;
+};
+
+struct RuleSetData {
+  std::vector<Pattern> patterns;
+  std::vector<Term> terms;
+  std::vector<Node> nodes;
+  std::vector<uint32_t> children;
+  std::vector<Rule> rules;
+  std::vector<Entity> entities;
+  std::vector<std::string> field_names;  // fields named by any rule or term scope (≤ 64)
+  std::vector<std::string> files;
+
+  // For each pattern, the rules with a term on it outside NOT: CSR layout,
+  // rules of pattern p are pattern_rules[pattern_rule_start[p], pattern_rule_start[p + 1]).
+  std::vector<uint32_t> pattern_rule_start;
+  std::vector<uint32_t> pattern_rules;
+  // For each pattern, its terms (a pattern serves every term written the same way).
+  std::vector<uint32_t> pattern_term_start;
+  std::vector<uint32_t> pattern_terms;
+
+  std::array<hs_database_t*, kForms> databases{};  // null for a form no rule uses
+  bool scans_metadata = false;                     // some scope names a metadata field
+
+  RuleSetData() = default;
+  RuleSetData(const RuleSetData&) = delete;
+  RuleSetData& operator=(const RuleSetData&) = delete;
+  ~RuleSetData();
+
+  int field_id(std::string_view name) const;  // -1 when no rule names it
+};
+
+}  // namespace lodestone::compiled

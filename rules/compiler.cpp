@@ -1,0 +1,556 @@
+// Resolving names and compiling terms: definitions → RuleSetData with Hyperscan databases.
+#include "rules/compiler.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "engine/normalizer.h"
+#include "lodestone/post.h"
+#include "rules/query.h"
+
+namespace lodestone::rules {
+namespace {
+
+using compiled::Node;
+using compiled::RuleSetData;
+
+// A term of a term list or an entity's names, parsed once per file.
+struct ListTerm {
+  TermSyntax syntax;
+  const Located* where;
+};
+
+struct EntityInfo {
+  uint32_t index;
+  const EntityDef* def;
+  const RuleFile* file;
+  std::vector<ListTerm> names;  // the name, then the aliases
+};
+
+std::string lower_first(std::string s) {
+  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] - 'A' + 'a');
+  while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string place_text(const SourcePlace& p) {
+  return p.file + ":" + std::to_string(p.line) + ":" + std::to_string(p.column);
+}
+
+// Escapes a normalized literal for Hyperscan: ASCII punctuation and space as \xHH (which, under
+// HS_FLAG_UTF8, names the code point U+00HH), everything else as its own UTF-8 bytes.
+std::string literal_expression(const std::string& text) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : text) {
+    bool plain = c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (plain) {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// The construct Hyperscan can't take, named as a user would look for it, or empty.
+std::string unsupported_regex_construct(const std::string& re) {
+  for (size_t i = 0; i + 2 < re.size(); ++i) {
+    if (re[i] == '\\') {
+      ++i;
+      continue;
+    }
+    if (re[i] == '(' && re[i + 1] == '?') {
+      char c = re[i + 2];
+      if (c == '=' || c == '!') return "lookaround is not supported";
+      if (c == '<' && i + 3 < re.size() && (re[i + 3] == '=' || re[i + 3] == '!')) return "lookaround is not supported";
+    }
+  }
+  return {};
+}
+
+unsigned regex_flags(bool fold_case) {
+  return HS_FLAG_UTF8 | HS_FLAG_UCP | HS_FLAG_SOM_LEFTMOST | (fold_case ? HS_FLAG_CASELESS : 0u);
+}
+
+class Compiler {
+ public:
+  Compiler(const std::vector<RuleFile>& files, Diagnostics& diags, RuleSetData& out)
+      : files_(files), diags_(diags), out_(out), norm_(Normalizer::instance()) {}
+
+  void run() {
+    for (const auto& f : files_) out_.files.push_back(f.path);
+    parse_lists();
+    collect_entities();
+    for (const auto& file : files_) {
+      for (const auto& rule : file.rules) compile_rule(file, rule);
+    }
+    if (diags_.has_errors()) return;
+    index_patterns();
+    build_databases();
+  }
+
+ private:
+  // ---- stage 2: names ----
+
+  void parse_lists() {
+    for (const auto& file : files_) {
+      auto& lists = lists_[&file];
+      for (const auto& list : file.term_lists) {
+        std::vector<ListTerm> parsed;
+        for (const auto& t : list.terms) {
+          if (auto term = parse_located(file, t)) parsed.push_back({*term, &t});
+        }
+        if (lists.count(list.name)) {
+          file.error(diags_, "duplicate-id", list.place, "term list '" + list.name + "' is defined twice");
+        }
+        lists[list.name] = std::move(parsed);
+      }
+    }
+  }
+
+  std::optional<TermSyntax> parse_located(const RuleFile& file, const Located& t) {
+    TermSyntax syntax;
+    SyntaxError err;
+    if (!parse_list_term(t.value, syntax, err)) {
+      file.error(diags_, "bad-term", file.place_in_string(t.place, err.offset), err.message);
+      return std::nullopt;
+    }
+    return syntax;
+  }
+
+  void collect_entities() {
+    for (const auto& file : files_) {
+      for (const auto& e : file.entities) {
+        if (auto it = entities_.find(e.id.value); it != entities_.end()) {
+          file.error(diags_, "duplicate-id", e.id.place,
+                     "entity id '" + e.id.value + "' is also defined at " + place_text(it->second.def->id.place));
+          continue;
+        }
+        EntityInfo info{static_cast<uint32_t>(out_.entities.size()), &e, &file, {}};
+        if (auto t = parse_located(file, e.name)) info.names.push_back({*t, &e.name});
+        for (const auto& alias : e.aliases) {
+          if (auto t = parse_located(file, alias)) info.names.push_back({*t, &alias});
+        }
+        out_.entities.push_back({e.id.value, e.name.value, e.kind});
+        entities_.emplace(e.id.value, std::move(info));
+      }
+    }
+  }
+
+  // ---- the rules ----
+
+  struct RuleContext {
+    const RuleFile* file;
+    const RuleDef* def;
+    compiled::Rule* rule;
+    NormalizeOptions opts;
+    compiled::FieldScope scope;
+    std::vector<std::string> explicit_fields;
+    bool ok = true;
+  };
+
+  void compile_rule(const RuleFile& file, const RuleDef& def) {
+    if (auto it = rule_ids_.find(def.id.value); it != rule_ids_.end()) {
+      file.error(diags_, "duplicate-id", def.id.place,
+                 "rule id '" + def.id.value + "' is also defined at " + place_text(it->second));
+      return;
+    }
+    rule_ids_.emplace(def.id.value, def.id.place);
+
+    compiled::Rule rule;
+    rule.id = def.id.value;
+    rule.title = def.title.value.empty() ? def.id.value : def.title.value;
+    rule.severity = def.severity.value;
+    for (const auto& t : def.tags) rule.tags.push_back(t.value);
+    for (const auto& n : def.notify) rule.notify.push_back(n.value);
+    rule.place = def.place;
+
+    RuleContext ctx{&file, &def, &rule, {!def.case_sensitive, def.fold_chinese}, {}, {}, true};
+    rule.form = static_cast<uint8_t>(ctx.opts.form());
+    if (def.has_fields) {
+      for (const auto& f : def.fields) {
+        int id = field_id(file, f.value, f.place);
+        if (id < 0) {
+          ctx.ok = false;
+          continue;
+        }
+        ctx.scope.named |= uint64_t{1} << id;
+        ctx.explicit_fields.push_back(f.value);
+      }
+    } else {
+      ctx.scope.text_fields = true;
+    }
+
+    QueryNode root;
+    SyntaxError err;
+    if (!parse_query(def.match.value, root, err)) {
+      file.error(diags_, "query-syntax", file.place_in_string(def.match.place, err.offset), err.message);
+      return;
+    }
+    const size_t errors_before = diags_.error_count();
+    uint32_t root_index = build(ctx, root, false);
+    if (!ctx.ok || diags_.error_count() > errors_before) return;
+    rule.root = root_index;
+
+    if (rule.positive_terms.empty() || eval_absent(root_index)) {
+      file.error(diags_, "never-positive", def.match.place,
+                 "query '" + def.match.value +
+                     "' would match a post that has none of its terms; give it a term outside NOT");
+      return;
+    }
+
+    rule.test_fields = def.has_fields ? ctx.explicit_fields : std::vector<std::string>{"body"};
+    for (const auto& t : def.tests) {
+      compiled::RuleTest test;
+      test.expect_match = t.expect_match;
+      test.place = t.place;
+      test.source_line = file.line(t.place.line);
+      for (const auto& [name, text] : t.fields) {
+        test.fields.emplace_back(name.empty() ? rule.test_fields.front() : name, text);
+      }
+      rule.tests.push_back(std::move(test));
+    }
+    out_.rules.push_back(std::move(rule));
+  }
+
+  int field_id(const RuleFile& file, const std::string& name, const SourcePlace& place) {
+    if (name == "id" || name == "source") {
+      file.error(diags_, "bad-field", place, "'" + name + "' names the post, it is not a field to match");
+      return -1;
+    }
+    auto it = std::find(out_.field_names.begin(), out_.field_names.end(), name);
+    if (it != out_.field_names.end()) return static_cast<int>(it - out_.field_names.begin());
+    if (out_.field_names.size() == 64) {
+      file.error(diags_, "too-many-fields", place, "a rule set may name at most 64 different fields");
+      return -1;
+    }
+    out_.field_names.push_back(name);
+    if (is_metadata_field(name)) out_.scans_metadata = true;
+    return static_cast<int>(out_.field_names.size() - 1);
+  }
+
+  uint32_t add_node(Node n, const std::vector<uint32_t>& kids) {
+    n.first = static_cast<uint32_t>(out_.children.size());
+    n.child_count = static_cast<uint32_t>(kids.size());
+    out_.children.insert(out_.children.end(), kids.begin(), kids.end());
+    out_.nodes.push_back(n);
+    return static_cast<uint32_t>(out_.nodes.size() - 1);
+  }
+
+  // The scope of a term written `field:term` (or with no field) in this rule.
+  std::optional<compiled::FieldScope> term_scope(RuleContext& ctx, const std::string& field, const SourcePlace& place) {
+    if (field.empty()) return ctx.scope;
+    int id = field_id(*ctx.file, field, place);
+    if (id < 0) return std::nullopt;
+    compiled::FieldScope s;
+    s.named = uint64_t{1} << id;
+    if (!ctx.scope.text_fields && !(ctx.scope.named & s.named)) {
+      ctx.file->error(diags_, "field-scope", place, "field '" + field + "' is not among this rule's fields");
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  // Builds the node for a query node; `negated` is true under an odd number of NOTs.
+  uint32_t build(RuleContext& ctx, const QueryNode& q, bool negated) {
+    const SourcePlace place = ctx.file->place_in_string(ctx.def->match.place, q.offset);
+    switch (q.kind) {
+      case QueryNode::Kind::kTerm:
+        return build_term(ctx, q, place, negated);
+      case QueryNode::Kind::kAnd:
+      case QueryNode::Kind::kOr: {
+        std::vector<uint32_t> kids;
+        for (const auto& c : q.children) kids.push_back(build(ctx, c, negated));
+        Node n;
+        n.kind = q.kind == QueryNode::Kind::kAnd ? Node::Kind::kAnd : Node::Kind::kOr;
+        return add_node(n, kids);
+      }
+      case QueryNode::Kind::kNot: {
+        uint32_t kid = build(ctx, q.children.at(0), !negated);
+        Node n;
+        n.kind = Node::Kind::kNot;
+        return add_node(n, {kid});
+      }
+      case QueryNode::Kind::kNear: {
+        std::vector<uint32_t> kids;
+        for (const auto& c : q.children) kids.push_back(build(ctx, c, negated));
+        Node n;
+        n.kind = Node::Kind::kNear;
+        n.count = q.count;
+        return add_node(n, kids);
+      }
+      case QueryNode::Kind::kAtLeast: {
+        std::vector<uint32_t> kids;
+        for (const auto& c : q.children) {
+          uint32_t kid = build(ctx, c, negated);
+          // An @list of terms stands for each of its terms; an entity (list) for each entity.
+          const Node& built = out_.nodes[kid];
+          if (c.kind == QueryNode::Kind::kTerm && c.term.kind == TermSyntax::Kind::kListRef &&
+              built.kind == Node::Kind::kAny && !entities_.count(c.term.text)) {
+            for (uint32_t i = 0; i < built.child_count; ++i) kids.push_back(out_.children[built.first + i]);
+          } else {
+            kids.push_back(kid);
+          }
+        }
+        if (q.count > kids.size()) {
+          ctx.file->error(diags_, "atleast-count", place,
+                          "ATLEAST(" + std::to_string(q.count) + ", …) has only " + std::to_string(kids.size()) +
+                              " operand" + (kids.size() == 1 ? "" : "s") + ", so it can never match");
+        }
+        Node n;
+        n.kind = Node::Kind::kAtLeast;
+        n.count = q.count;
+        return add_node(n, kids);
+      }
+    }
+    return 0;
+  }
+
+  uint32_t build_term(RuleContext& ctx, const QueryNode& q, const SourcePlace& place, bool negated) {
+    auto scope = term_scope(ctx, q.term.field, place);
+    if (!scope) {
+      ctx.ok = false;
+      return 0;
+    }
+    if (q.term.kind != TermSyntax::Kind::kListRef) {
+      return term_node(ctx, q.term, q.written, place, *scope, -1, negated);
+    }
+    std::vector<uint32_t> kids;
+    const auto& lists = lists_[ctx.file];
+    if (auto it = lists.find(q.term.text); it != lists.end()) {
+      for (const ListTerm& t : it->second) {
+        kids.push_back(term_node(ctx, t.syntax, t.where->value, ctx.file->place_in_string(t.where->place, 0), *scope, -1,
+                                 negated));
+      }
+    } else if (auto e = entities_.find(q.term.text); e != entities_.end()) {
+      for (const ListTerm& t : e->second.names) {
+        const RuleFile& where = *e->second.file;
+        kids.push_back(term_node(ctx, t.syntax, t.where->value, where.place_in_string(t.where->place, 0), *scope,
+                                 static_cast<int32_t>(e->second.index), negated));
+      }
+    } else {
+      std::vector<std::string> names;
+      for (const auto& [name, terms] : lists) names.push_back(name);
+      for (const auto& [id, info] : entities_) names.push_back(id);
+      std::string msg = "unknown term list '@" + q.term.text + "'";
+      if (auto near = did_you_mean(q.term.text, names)) msg += " (did you mean '@" + *near + "'?)";
+      ctx.file->error(diags_, "unknown-name", place, msg);
+      ctx.ok = false;
+      return 0;
+    }
+    Node n;
+    n.kind = Node::Kind::kAny;
+    return add_node(n, kids);
+  }
+
+  uint32_t term_node(RuleContext& ctx, const TermSyntax& syntax, const std::string& written, const SourcePlace& place,
+                     const compiled::FieldScope& scope, int32_t entity, bool negated) {
+    compiled::Term term;
+    term.scope = scope;
+    term.written = written;
+    term.entity = entity;
+    auto pattern = pattern_for(ctx, syntax, written, place, term);
+    if (!pattern) {
+      ctx.ok = false;
+      return 0;
+    }
+    term.pattern = *pattern;
+    out_.terms.push_back(std::move(term));
+    uint32_t index = static_cast<uint32_t>(out_.terms.size() - 1);
+    if (!negated) ctx.rule->positive_terms.push_back(index);
+    Node n;
+    n.kind = Node::Kind::kTerm;
+    n.term = index;
+    return add_node(n, {});
+  }
+
+  std::optional<uint32_t> pattern_for(RuleContext& ctx, const TermSyntax& syntax, const std::string& written,
+                                      const SourcePlace& place, compiled::Term& term) {
+    const int form = ctx.opts.form();
+    compiled::Pattern p;
+    p.form = static_cast<uint8_t>(form);
+    if (syntax.kind == TermSyntax::Kind::kRegex) {
+      p.is_regex = true;
+      p.expression = fold_regex(syntax.text, ctx.opts);
+      if (!check_regex(ctx, p.expression, written, place)) return std::nullopt;
+    } else {
+      std::string text = norm_.normalize(syntax.text, ctx.opts);
+      if (text == " ") text.clear();
+      if (!text.empty() && text.front() == ' ') text.erase(0, 1);
+      if (!text.empty() && text.back() == ' ') text.pop_back();
+      if (text.empty()) {
+        report_once(ctx, place, "empty-term", "term '" + written + "' is empty after normalization");
+        return std::nullopt;
+      }
+      p.expression = literal_expression(text);
+      p.literal_bytes = static_cast<uint32_t>(text.size());
+      term.need_left_boundary = norm_.is_word_char(decode_utf8_at(text, 0));
+      term.need_right_boundary =
+          syntax.kind != TermSyntax::Kind::kPrefix && norm_.is_word_char(decode_utf8_before(text, text.size()));
+    }
+    auto key = std::make_tuple(form, p.is_regex, p.expression);
+    if (auto it = pattern_index_.find(key); it != pattern_index_.end()) return it->second;
+    out_.patterns.push_back(std::move(p));
+    uint32_t index = static_cast<uint32_t>(out_.patterns.size() - 1);
+    pattern_index_.emplace(std::move(key), index);
+    return index;
+  }
+
+  // Han characters in a regex are folded like the text; the syntax itself is left alone.
+  std::string fold_regex(const std::string& re, const NormalizeOptions& opts) const {
+    if (!opts.fold_chinese) return re;
+    std::string out;
+    for (size_t i = 0; i < re.size();) {
+      unsigned char b = static_cast<unsigned char>(re[i]);
+      size_t len = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+      if (len == 1 || i + len > re.size()) {
+        out += re[i++];
+        continue;
+      }
+      append_utf8(out, norm_.to_simplified(decode_utf8_at(re, i)));
+      i += len;
+    }
+    return out;
+  }
+
+  bool check_regex(RuleContext& ctx, const std::string& expression, const std::string& written,
+                   const SourcePlace& place) {
+    std::string problem = unsupported_regex_construct(expression);
+    if (problem.empty()) {
+      auto key = std::make_pair(expression, ctx.opts.fold_case);
+      auto cached = regex_checked_.find(key);
+      if (cached == regex_checked_.end()) {
+        hs_database_t* db = nullptr;
+        hs_compile_error_t* err = nullptr;
+        std::string result;
+        if (hs_compile(expression.c_str(), regex_flags(ctx.opts.fold_case), HS_MODE_BLOCK, nullptr, &db, &err) !=
+            HS_SUCCESS) {
+          result = lower_first(err ? err->message : "cannot be compiled");
+          if (result.rfind("pattern matches empty buffer", 0) == 0) result = "matches the empty string";
+          hs_free_compile_error(err);
+        }
+        hs_free_database(db);
+        cached = regex_checked_.emplace(key, result).first;
+      }
+      problem = cached->second;
+    }
+    if (problem.empty()) return true;
+    std::string shown = written.size() >= 2 && written.front() == '/' ? written : "/" + expression + "/";
+    report_once(ctx, place, "bad-regex", shown + ": " + problem);
+    return false;
+  }
+
+  // A list term is used by every rule that names its list; its problem is reported once, at the
+  // term in its list (whose file may differ from the rule's).
+  void report_once(RuleContext& ctx, const SourcePlace& place, const char* code, const std::string& message) {
+    if (!reported_.insert(place_text(place) + message).second) return;
+    for (const auto& f : files_) {
+      if (f.path == place.file) {
+        f.error(diags_, code, place, message);
+        return;
+      }
+    }
+    ctx.file->error(diags_, code, place, message);
+  }
+
+  // True when the query holds even though none of its terms occurs.
+  bool eval_absent(uint32_t index) const {
+    const Node& n = out_.nodes[index];
+    auto kid = [&](uint32_t i) { return out_.children[n.first + i]; };
+    switch (n.kind) {
+      case Node::Kind::kTerm:
+      case Node::Kind::kNear:
+        return false;
+      case Node::Kind::kAny:
+      case Node::Kind::kOr:
+        for (uint32_t i = 0; i < n.child_count; ++i) if (eval_absent(kid(i))) return true;
+        return false;
+      case Node::Kind::kAnd:
+        for (uint32_t i = 0; i < n.child_count; ++i) if (!eval_absent(kid(i))) return false;
+        return true;
+      case Node::Kind::kNot:
+        return !eval_absent(kid(0));
+      case Node::Kind::kAtLeast: {
+        uint32_t count = 0;
+        for (uint32_t i = 0; i < n.child_count; ++i) count += eval_absent(kid(i));
+        return count >= n.count;
+      }
+    }
+    return false;
+  }
+
+  // ---- stage 3: Hyperscan ----
+
+  void index_patterns() {
+    const size_t np = out_.patterns.size();
+    std::vector<std::vector<uint32_t>> by_pattern(np);
+    for (uint32_t r = 0; r < out_.rules.size(); ++r) {
+      for (uint32_t t : out_.rules[r].positive_terms) {
+        auto& v = by_pattern[out_.terms[t].pattern];
+        if (v.empty() || v.back() != r) v.push_back(r);
+      }
+    }
+    out_.pattern_rule_start.assign(1, 0);
+    for (const auto& v : by_pattern) {
+      out_.pattern_rules.insert(out_.pattern_rules.end(), v.begin(), v.end());
+      out_.pattern_rule_start.push_back(static_cast<uint32_t>(out_.pattern_rules.size()));
+    }
+  }
+
+  void build_databases() {
+    for (int form = 0; form < compiled::kForms; ++form) {
+      std::vector<const char*> exprs;
+      std::vector<unsigned> flags;
+      std::vector<unsigned> ids;
+      const bool fold_case = NormalizeOptions::from_form(form).fold_case;
+      for (uint32_t i = 0; i < out_.patterns.size(); ++i) {
+        const auto& p = out_.patterns[i];
+        if (p.form != form) continue;
+        exprs.push_back(p.expression.c_str());
+        flags.push_back(p.is_regex ? regex_flags(fold_case) : HS_FLAG_UTF8);
+        ids.push_back(i);
+      }
+      if (exprs.empty()) continue;
+      hs_compile_error_t* err = nullptr;
+      if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                           HS_MODE_BLOCK, nullptr, &out_.databases[form], &err) != HS_SUCCESS) {
+        std::string msg = err ? err->message : "unknown error";
+        SourcePlace place;
+        if (err && err->expression >= 0) {
+          uint32_t pattern = ids[static_cast<size_t>(err->expression)];
+          msg = "/" + out_.patterns[pattern].expression + "/: " + lower_first(msg);
+        }
+        hs_free_compile_error(err);
+        diags_.error("hyperscan", place, "cannot compile the rule set: " + msg);
+      }
+    }
+  }
+
+  const std::vector<RuleFile>& files_;
+  Diagnostics& diags_;
+  RuleSetData& out_;
+  const Normalizer& norm_;
+  std::map<const RuleFile*, std::map<std::string, std::vector<ListTerm>>> lists_;
+  std::map<std::string, EntityInfo> entities_;
+  std::map<std::string, SourcePlace> rule_ids_;
+  std::map<std::tuple<int, bool, std::string>, uint32_t> pattern_index_;
+  std::map<std::pair<std::string, bool>, std::string> regex_checked_;
+  std::set<std::string> reported_;
+};
+
+}  // namespace
+
+std::unique_ptr<compiled::RuleSetData> compile_rule_set(const std::vector<RuleFile>& files, Diagnostics& diags) {
+  auto out = std::make_unique<RuleSetData>();
+  Compiler(files, diags, *out).run();
+  if (diags.has_errors()) return nullptr;
+  return out;
+}
+
+}  // namespace lodestone::rules

@@ -1,0 +1,17 @@
+// Stages 2 and 3 of loading rules: resolve names across files, then compile every term into one
+// Hyperscan database per text form. Every problem is added to the diagnostics; nothing is built
+// unless there are none.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "lodestone/status.h"
+#include "rules/compiled.h"
+#include "rules/loader.h"
+
+namespace lodestone::rules {
+
+std::unique_ptr<compiled::RuleSetData> compile_rule_set(const std::vector<RuleFile>& files, Diagnostics& diags);
+
+}  // namespace lodestone::rules

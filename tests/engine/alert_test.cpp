@@ -1,0 +1,134 @@
+// Alerts: ids, offsets into the original text, snippets, entities, and the JSON users receive.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "support.h"
+
+using lodestone::testing::alerts;
+using lodestone::testing::post;
+using lodestone::testing::rules;
+
+TEST_CASE("the alert id is SHA-256 of rule, source and post id, stable and 32 hex digits", "[alert]") {
+  std::string id = lodestone::alert_id("rare-earths", "ptt/Stock", "M.1");
+  CHECK(id.size() == 32);
+  CHECK(id == lodestone::alert_id("rare-earths", "ptt/Stock", "M.1"));
+  CHECK(id != lodestone::alert_id("rare-earths", "ptt/Stoc", "kM.1"));
+  // printf 'a\0b\0c\0' | sha256sum
+  CHECK(lodestone::alert_id("a", "b", "c") == "13e228567e8249fce53337f25d7970de");
+}
+
+TEST_CASE("offsets are code points and bytes of the original field text", "[alert]") {
+  auto set = rules("[[rule]]\nid = \"r\"\nmatch = '\"rare earth\" OR 稀土'\n");
+  // Full-width text, an ideographic space and a zero-width space between the matched characters.
+  const std::string body = "今日ＲＡＲＥ　ＥＡＲＴＨ與稀\u200b土";
+  auto got = alerts(set, post({{"body", body}}));
+  REQUIRE(got.size() == 1);
+  REQUIRE(got[0].matches.size() == 2);
+  const auto& m0 = got[0].matches[0];
+  CHECK(m0.field == "body");
+  CHECK(m0.term == "\"rare earth\"");
+  CHECK(m0.text == "ＲＡＲＥ　ＥＡＲＴＨ");
+  CHECK(m0.start == 2);
+  CHECK(m0.end == 12);
+  CHECK(m0.byte_start == 6);
+  CHECK(m0.byte_end == 36);
+  const auto& m1 = got[0].matches[1];
+  CHECK(m1.term == "稀土");
+  CHECK(m1.text == "稀\u200b土");
+  CHECK(m1.start == 13);
+  CHECK(m1.end == 16);
+  CHECK(body.substr(m1.byte_start, m1.byte_end - m1.byte_start) == m1.text);
+}
+
+TEST_CASE("offsets stay on the original text when invalid UTF-8 was repaired before", "[alert]") {
+  auto set = rules("[[rule]]\nid = \"r\"\nmatch = 'gallium'\n");
+  auto got = alerts(set, post({{"body", "\xef\xbf\xbd gallium"}}));
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].matches[0].start == 2);
+  CHECK(got[0].matches[0].byte_start == 4);
+}
+
+TEST_CASE("a snippet shows the match in its context, cut with an ellipsis", "[alert]") {
+  auto set = rules("[[rule]]\nid = \"r\"\nmatch = 'gallium'\n");
+  std::string body = std::string(100, 'x') + " gallium\nprices " + std::string(100, 'y');
+  auto got = alerts(set, post({{"body", body}}));
+  REQUIRE(got.size() == 1);
+  const auto& m = got[0].matches[0];
+  CHECK(m.snippet.rfind("…", 0) == 0);
+  CHECK(m.snippet.find("gallium prices") != std::string::npos);  // line breaks flattened
+  CHECK(m.snippet.substr(m.snippet.size() - 3) == "…");
+  CHECK(m.snippet.substr(m.snippet_at, 7) == "gallium");
+}
+
+TEST_CASE("an alert names the entity and the alias that matched", "[alert]") {
+  auto set = rules(R"([[entity]]
+id = "scott-bessent"
+name = "Scott Bessent"
+kind = "person"
+aliases = ["Bessent", "貝森特"]
+[[rule]]
+id = "r"
+match = '@scott-bessent'
+)");
+  auto got = alerts(set, post({{"body", "美國財政部長貝森特表示"}}));
+  REQUIRE(got.size() == 1);
+  REQUIRE(got[0].entities.size() == 1);
+  CHECK(got[0].entities[0].id == "scott-bessent");
+  CHECK(got[0].entities[0].name == "Scott Bessent");
+  CHECK(got[0].entities[0].alias == "貝森特");
+  CHECK(got[0].matches[0].entity == "scott-bessent");
+}
+
+TEST_CASE("terms under NOT are not reported as matches", "[alert]") {
+  auto set = rules("[[rule]]\nid = \"r\"\nmatch = 'gallium NOT (germanium NEAR/1 ban)'\n");
+  auto got = alerts(set, post({{"body", "gallium and germanium"}}));
+  REQUIRE(got.size() == 1);
+  REQUIRE(got[0].matches.size() == 1);
+  CHECK(got[0].matches[0].term == "gallium");
+}
+
+TEST_CASE("the alert JSON has the documented shape", "[alert]") {
+  auto set = rules(R"([[rule]]
+id = "rare-earth-export-controls"
+title = "Rare-earth export controls"
+severity = "high"
+tags = ["minerals"]
+match = '稀土 出口管制'
+)");
+  lodestone::Post p = post({{"title", "[新聞] 稀土出口管制"}, {"body", "中國對稀土出口管制升級"},
+                            {"url", "https://www.ptt.cc/x.html"}, {"published", "2026-01-11T19:08:00+08:00"}},
+                           "M.1768131864.A.9E9", "ptt/Stock");
+  lodestone::Scanner scanner(set);
+  scanner.set_clock_override("2026-01-11T11:08:03Z");
+  auto got = scanner.scan(p);
+  REQUIRE(got.size() == 1);
+  auto j = nlohmann::json::parse(lodestone::to_json(got[0]));
+  CHECK(j["id"] == lodestone::alert_id("rare-earth-export-controls", "ptt/Stock", "M.1768131864.A.9E9"));
+  CHECK(j["rule"] == nlohmann::json{{"id", "rare-earth-export-controls"}, {"title", "Rare-earth export controls"},
+                                    {"severity", "high"}, {"tags", {"minerals"}}});
+  CHECK(j["post"] == nlohmann::json{{"id", "M.1768131864.A.9E9"}, {"source", "ptt/Stock"},
+                                    {"title", "[新聞] 稀土出口管制"}, {"url", "https://www.ptt.cc/x.html"},
+                                    {"published", "2026-01-11T19:08:00+08:00"}});
+  REQUIRE(j["matches"].size() == 4);
+  CHECK(j["matches"][0] == nlohmann::json{{"field", "title"}, {"term", "稀土"}, {"text", "稀土"}, {"start", 5},
+                                          {"end", 7}, {"byte_start", 9}, {"byte_end", 15},
+                                          {"snippet", "[新聞] 稀土出口管制"}});
+  CHECK(j["entities"] == nlohmann::json::array());
+  CHECK(j["matched_at"] == "2026-01-11T11:08:03Z");
+}
+
+TEST_CASE("the text format is one line with every match of a field marked in one snippet", "[alert]") {
+  auto set = rules("[[rule]]\nid = \"r\"\nmatch = '稀土 OR 中國 OR 中國商務部 OR title:x'\n");
+  auto got = alerts(set, post({{"title", "x y"}, {"body", "中國商務部說\n稀土出口"}}, "p9", "ptt/Stock"));
+  REQUIRE(got.size() == 1);
+  // 中國 inside 中國商務部 is not marked twice.
+  CHECK(lodestone::to_text(got[0], false) == "medium  r  ptt/Stock p9  title: «x» y  body: «中國商務部»說 «稀土»出口");
+}
+
+TEST_CASE("the text format marks each match in its snippet", "[alert]") {
+  auto set = rules("[[rule]]\nid = \"r\"\nseverity = \"low\"\nmatch = '稀土'\n");
+  auto got = alerts(set, post({{"body", "中國稀土出口"}}, "p9", "ptt/Stock"));
+  REQUIRE(got.size() == 1);
+  CHECK(lodestone::to_text(got[0], false) == "low  r  ptt/Stock p9  body: 中國«稀土»出口");
+  CHECK(lodestone::to_text(got[0], true).find("\x1b[1;31m稀土\x1b[0m") != std::string::npos);
+}
