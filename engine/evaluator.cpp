@@ -24,12 +24,18 @@ bool ScannerState::eval_node(uint32_t index) {
   const uint32_t* kids = rules.children.data() + n.first;
   switch (n.kind) {
     case Node::Kind::kTerm: {
+      // Decided once per post however many rules share the term.
+      if (term_gen[n.term] == gen) return term_found[n.term];
       const compiled::Term& term = rules.terms[n.term];
-      if (pattern_gen[term.pattern] != gen) return false;
-      for (uint32_t h = pattern_head[term.pattern]; h != kNoHit; h = hits[h].next) {
-        if (term_hit_ok(term, hits[h])) return true;
+      bool found_one = false;
+      if (pattern_gen[term.pattern] == gen) {
+        for (uint32_t h = pattern_head[term.pattern]; h != kNoHit && !found_one; h = hits[h].next) {
+          found_one = term_hit_ok(term, hits[h]);
+        }
       }
-      return false;
+      term_gen[n.term] = gen;
+      term_found[n.term] = found_one;
+      return found_one;
     }
     case Node::Kind::kAny:
     case Node::Kind::kOr:
@@ -45,9 +51,9 @@ bool ScannerState::eval_node(uint32_t index) {
     case Node::Kind::kNot:
       return !eval_node(kids[0]);
     case Node::Kind::kAtLeast: {
-      uint32_t found = 0;
-      for (uint32_t i = 0; i < n.child_count && found < n.count; ++i) found += eval_node(kids[i]);
-      return found >= n.count;
+      uint32_t occurring = 0;
+      for (uint32_t i = 0; i < n.child_count && occurring < n.count; ++i) occurring += eval_node(kids[i]);
+      return occurring >= n.count;
     }
     case Node::Kind::kNear: {
       occurrences.clear();
@@ -140,11 +146,11 @@ void ScannerState::describe(uint32_t rule_index, const Post& post, Alert& alert)
   const compiled::Rule& rule = rules.rules[rule_index];
   alert.matches.clear();
   alert.entities.clear();
-  struct Found {
-    uint32_t slot, start, end;
-    uint32_t term;
-  };
-  std::vector<Found> found;
+  found.clear();
+  if (++alert_stamp == 0) {  // wrapped: forget every old stamp
+    std::fill(entity_gen.begin(), entity_gen.end(), 0);
+    alert_stamp = 1;
+  }
   for (uint32_t t : rule.positive_terms) {
     const compiled::Term& term = rules.terms[t];
     if (pattern_gen[term.pattern] != gen) continue;
@@ -182,9 +188,11 @@ void ScannerState::describe(uint32_t rule_index, const Post& post, Alert& alert)
     if (term.entity >= 0) {
       const compiled::Entity& e = rules.entities[static_cast<size_t>(term.entity)];
       m.entity = e.id;
-      bool seen = std::any_of(alert.entities.begin(), alert.entities.end(),
-                              [&](const AlertEntity& x) { return x.id == e.id; });
-      if (!seen) alert.entities.push_back({e.id, e.name, term.written});
+      // entity_gen is stamped per alert, so each entity is listed once, with its first alias.
+      if (entity_gen[static_cast<size_t>(term.entity)] != alert_stamp) {
+        entity_gen[static_cast<size_t>(term.entity)] = alert_stamp;
+        alert.entities.push_back({e.id, e.name, term.written});
+      }
     }
     alert.matches.push_back(std::move(m));
   }

@@ -12,6 +12,9 @@ ScannerState::ScannerState(const compiled::RuleSetData& r) : rules(r) {
   pattern_head.assign(rules.patterns.size(), kNoHit);
   pattern_gen.assign(rules.patterns.size(), 0);
   rule_gen.assign(rules.rules.size(), 0);
+  term_gen.assign(rules.terms.size(), 0);
+  term_found.assign(rules.terms.size(), 0);
+  entity_gen.assign(rules.entities.size(), 0);
   for (const auto& t : rules.terms) scan_text_fields = scan_text_fields || t.scope.text_fields;
 }
 
@@ -34,20 +37,21 @@ int on_match(unsigned int id, unsigned long long from, unsigned long long to, un
   hit.prev_word = start > 0 && norm.is_word_char(decode_utf8_before(text, start));
   hit.next_word = end < text.size() && norm.is_word_char(decode_utf8_at(text, end));
   if (s.pattern_gen[id] != s.gen) {
+    // The pattern's first hit in this post: its rules become candidates, once.
     s.pattern_gen[id] = s.gen;
     s.pattern_head[id] = kNoHit;
+    for (uint32_t i = s.rules.pattern_rule_start[id]; i < s.rules.pattern_rule_start[id + 1]; ++i) {
+      const uint32_t r = s.rules.pattern_rules[i];
+      if (s.rule_gen[r] != s.gen) {
+        s.rule_gen[r] = s.gen;
+        s.candidates.push_back(r);
+      }
+    }
   }
   // Prepending reverses the order of a pattern's hits; describe() sorts what it reports.
   hit.next = s.pattern_head[id];
   s.pattern_head[id] = static_cast<uint32_t>(s.hits.size());
   s.hits.push_back(hit);
-  for (uint32_t i = s.rules.pattern_rule_start[id]; i < s.rules.pattern_rule_start[id + 1]; ++i) {
-    uint32_t r = s.rules.pattern_rules[i];
-    if (s.rule_gen[r] != s.gen) {
-      s.rule_gen[r] = s.gen;
-      s.candidates.push_back(r);
-    }
-  }
   return 0;
 }
 
@@ -57,6 +61,7 @@ void ScannerState::match(const Post& post) {
   if (++gen == 0) {  // the stamps wrapped: forget every old one
     std::fill(pattern_gen.begin(), pattern_gen.end(), 0);
     std::fill(rule_gen.begin(), rule_gen.end(), 0);
+    std::fill(term_gen.begin(), term_gen.end(), 0);
     gen = 1;
   }
   hits.clear();

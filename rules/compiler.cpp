@@ -361,9 +361,14 @@ class Compiler {
       return 0;
     }
     term.pattern = *pattern;
-    out_.terms.push_back(std::move(term));
-    uint32_t index = static_cast<uint32_t>(out_.terms.size() - 1);
-    if (!negated) ctx.rule->positive_terms.push_back(index);
+    // The same term in many rules is one Term, so a scanner decides it once per post.
+    auto key = std::make_tuple(term.pattern, term.need_left_boundary, term.need_right_boundary, term.scope.named,
+                               term.scope.text_fields, term.entity, term.written);
+    auto [it, added] = term_index_.emplace(std::move(key), static_cast<uint32_t>(out_.terms.size()));
+    if (added) out_.terms.push_back(std::move(term));
+    const uint32_t index = it->second;
+    auto& positive = ctx.rule->positive_terms;
+    if (!negated && std::find(positive.begin(), positive.end(), index) == positive.end()) positive.push_back(index);
     Node n;
     n.kind = Node::Kind::kTerm;
     n.term = index;
@@ -397,6 +402,7 @@ class Compiler {
     auto key = std::make_tuple(form, p.is_regex, p.expression);
     if (auto it = pattern_index_.find(key); it != pattern_index_.end()) return it->second;
     out_.patterns.push_back(std::move(p));
+    pattern_place_.push_back(place);
     uint32_t index = static_cast<uint32_t>(out_.patterns.size() - 1);
     pattern_index_.emplace(std::move(key), index);
     return index;
@@ -449,14 +455,19 @@ class Compiler {
   // A list term is used by every rule that names its list; its problem is reported once, at the
   // term in its list (whose file may differ from the rule's).
   void report_once(RuleContext& ctx, const SourcePlace& place, const char* code, const std::string& message) {
-    if (!reported_.insert(place_text(place) + message).second) return;
+    (void)ctx;
+    if (reported_.insert(place_text(place) + message).second) report_at(place, code, message);
+  }
+
+  // An error at a place in any of the files, with that file's line under it.
+  void report_at(const SourcePlace& place, const char* code, const std::string& message) {
     for (const auto& f : files_) {
       if (f.path == place.file) {
         f.error(diags_, code, place, message);
         return;
       }
     }
-    ctx.file->error(diags_, code, place, message);
+    diags_.error(code, place, message);
   }
 
   // True when the query holds even though none of its terms occurs.
@@ -520,14 +531,17 @@ class Compiler {
       hs_compile_error_t* err = nullptr;
       if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
                            HS_MODE_BLOCK, nullptr, &out_.databases[form], &err) != HS_SUCCESS) {
-        std::string msg = err ? err->message : "unknown error";
+        // Each regex compiled alone already, so this is rare (a resource limit, say); the error's
+        // expression index still leads back to the term's place in its file.
+        std::string msg = lower_first(err ? err->message : "unknown error");
         SourcePlace place;
         if (err && err->expression >= 0) {
-          uint32_t pattern = ids[static_cast<size_t>(err->expression)];
-          msg = "/" + out_.patterns[pattern].expression + "/: " + lower_first(msg);
+          const uint32_t pattern = ids[static_cast<size_t>(err->expression)];
+          place = pattern_place_[pattern];
+          msg = "/" + out_.patterns[pattern].expression + "/: " + msg;
         }
         hs_free_compile_error(err);
-        diags_.error("hyperscan", place, "cannot compile the rule set: " + msg);
+        report_at(place, "hyperscan", "cannot compile the rule set: " + msg);
       }
     }
   }
@@ -540,6 +554,8 @@ class Compiler {
   std::map<std::string, EntityInfo> entities_;
   std::map<std::string, SourcePlace> rule_ids_;
   std::map<std::tuple<int, bool, std::string>, uint32_t> pattern_index_;
+  std::map<std::tuple<uint32_t, bool, bool, uint64_t, bool, int32_t, std::string>, uint32_t> term_index_;
+  std::vector<SourcePlace> pattern_place_;  // where each pattern was first written
   std::map<std::pair<std::string, bool>, std::string> regex_checked_;
   std::set<std::string> reported_;
 };
