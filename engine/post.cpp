@@ -11,6 +11,12 @@ std::string_view Post::field(std::string_view name) const {
 }
 
 PostField& Post::add_field(std::string_view name, std::string_view text) {
+  for (size_t i = 0; i < used_; ++i) {
+    if (fields_[i].name == name) {  // a repeated key: the last one wins, as in most JSON readers
+      fields_[i].text.assign(text);
+      return fields_[i];
+    }
+  }
   if (used_ == fields_.size()) fields_.emplace_back();
   PostField& f = fields_[used_++];
   f.name.assign(name);

@@ -29,7 +29,7 @@ const char* type_name(const toml::node& n) {
   }
 }
 
-size_t utf8_length(const std::string& s, size_t byte) {
+size_t utf8_length(std::string_view s, size_t byte) {
   size_t n = 0;
   for (size_t i = 0; i < byte && i < s.size(); ++i) n += (static_cast<unsigned char>(s[i]) & 0xC0) != 0x80;
   return n;
@@ -360,10 +360,97 @@ SourcePlace RuleFile::place_in_string(const SourcePlace& start, size_t offset) c
   }
 }
 
+bool check_toml_hazards(const RuleFile& file, std::string_view text, Diagnostics& diags) {
+  enum class State { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral } state = State::kCode;
+  uint32_t line = 1;
+  size_t line_start = 0;
+  auto place = [&](size_t at) {
+    return SourcePlace{file.path, line, static_cast<uint32_t>(utf8_length(text.substr(line_start), at - line_start) + 1)};
+  };
+  auto starts = [&](size_t i, std::string_view what) { return text.substr(i, what.size()) == what; };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      line_start = i + 1;
+      if (state == State::kComment || state == State::kBasic || state == State::kLiteral) state = State::kCode;
+      continue;
+    }
+    switch (state) {
+      case State::kCode:
+        if (c == '#') {
+          state = State::kComment;
+        } else if (c == '"') {
+          state = starts(i, "\"\"\"") ? State::kMultiBasic : State::kBasic;
+          if (state == State::kMultiBasic) i += 2;
+        } else if (c == '\'') {
+          state = starts(i, "'''") ? State::kMultiLiteral : State::kLiteral;
+          if (state == State::kMultiLiteral) i += 2;
+        } else if (static_cast<unsigned char>(c) >= 0x80) {
+          file.error(diags, "toml-syntax", place(i),
+                     "unexpected non-ASCII character outside a string; put text in quotes");
+          return false;
+        }
+        break;
+      case State::kComment:
+        break;
+      case State::kBasic:
+        if (c == '\\') {
+          ++i;
+        } else if (c == '"') {
+          state = State::kCode;
+        }
+        break;
+      case State::kLiteral:
+        if (c == '\'') state = State::kCode;
+        break;
+      case State::kMultiBasic:
+        if (starts(i, "\"\"\"")) {
+          i += 2;
+          while (i + 1 < text.size() && text[i + 1] == '"') ++i;  // up to two quotes may end the string
+          state = State::kCode;
+        } else if (c == '\\') {
+          size_t j = i + 1;
+          while (j < text.size() && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r')) ++j;
+          if (j < text.size() && text[j] == '\n') {
+            // A line-ending backslash: toml++ skips the white space after it character by character.
+            size_t k = j;
+            while (k < text.size() && (text[k] == ' ' || text[k] == '\t' || text[k] == '\r' || text[k] == '\n')) {
+              if (text[k] == '\n') {
+                ++line;
+                line_start = k + 1;
+              }
+              ++k;
+            }
+            if (k < text.size() && static_cast<unsigned char>(text[k]) >= 0x80) {
+              file.error(diags, "toml-syntax", place(k),
+                         "a line continued with a line-ending backslash must not start with a non-ASCII "
+                         "character (toml++ 3.3 cannot read it); drop the backslash");
+              return false;
+            }
+            i = k - 1;
+          } else {
+            ++i;
+          }
+        }
+        break;
+      case State::kMultiLiteral:
+        if (starts(i, "'''")) {
+          i += 2;
+          while (i + 1 < text.size() && text[i + 1] == '\'') ++i;
+          state = State::kCode;
+        }
+        break;
+    }
+  }
+  return true;
+}
+
 std::optional<RuleFile> read_rule_text(std::string text, const std::string& name, Diagnostics& diags) {
   RuleFile file;
   file.path = name;
   file.set_text(text);
+  if (!check_toml_hazards(file, text, diags)) return std::nullopt;
   toml::parse_result parsed = toml::parse(std::string_view(text), std::string_view(name));
   if (!parsed) {
     const toml::parse_error& err = parsed.error();

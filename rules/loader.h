@@ -73,6 +73,12 @@ class RuleFile {
   std::vector<std::string> lines_;
 };
 
+// Finds what Debian's toml++ 3.3 cannot be given safely: a non-ASCII character outside strings
+// and comments, or first on a line continued by a line-ending backslash in a multi-line basic
+// string, reach __builtin_unreachable in its white-space test (upstream issues #190, #295).
+// Reports an error at the character and returns false; TOML allows neither outside strings.
+bool check_toml_hazards(const RuleFile& file, std::string_view text, Diagnostics& diags);
+
 // Reads and checks one rule file; adds every problem to `diags`. Returns nothing when the file
 // cannot be read or is not TOML; otherwise the definitions that were well-formed.
 std::optional<RuleFile> read_rule_file(const std::string& path, Diagnostics& diags);

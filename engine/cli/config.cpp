@@ -21,6 +21,7 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
   rules::RuleFile file;  // only for its source lines in diagnostics
   file.path = path;
   file.set_text(text);
+  if (!rules::check_toml_hazards(file, text, diags)) return std::nullopt;
   toml::parse_result parsed = toml::parse(std::string_view(text), std::string_view(path));
   auto place = [&](const toml::source_region& r) { return SourcePlace{path, r.begin.line, r.begin.column}; };
   if (!parsed) {

@@ -25,6 +25,7 @@ class Post {
   // The text of field `name`, or an empty view when the post has none.
   std::string_view field(std::string_view name) const;
   // Appends a field, reusing a buffer left by clear(), so refilling a Post does not allocate.
+  // A field of the same name is replaced instead: field names are unique in a post.
   PostField& add_field(std::string_view name, std::string_view text);
   // Empties the post but keeps every buffer's capacity.
   void clear();

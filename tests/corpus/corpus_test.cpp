@@ -55,7 +55,9 @@ struct RefRule {
 std::vector<RefRule> reference_rules() {
   std::vector<RefRule> rules;
   for (size_t i = 0; i < kTerms.size(); ++i) {
-    rules.push_back({"t" + std::to_string(i), kTerms[i].written, [i](const std::set<size_t>& s) { return s.count(i) > 0; }});
+    std::string id = "t";
+    id += std::to_string(i);  // not "t" + ...: GCC 12 warns falsely on that (-Wrestrict, PR 105651)
+    rules.push_back({id, kTerms[i].written, [i](const std::set<size_t>& s) { return s.count(i) > 0; }});
   }
   rules.push_back({"oil-opec", "oil AND opec", [](const std::set<size_t>& s) { return s.count(0) && s.count(2); }});
   rules.push_back({"bank-not-japan", "bank NOT japan", [](const std::set<size_t>& s) { return s.count(4) && !s.count(5); }});

@@ -23,6 +23,16 @@ TEST_CASE("a JSONL line becomes a post: string fields are matchable, others skip
   CHECK(post.field("places").empty());
 }
 
+TEST_CASE("a repeated key keeps its last value, so field names stay unique", "[post_reader]") {
+  PostReader reader;
+  Post post;
+  std::string err;
+  REQUIRE(reader.parse_line(R"({"body": "first", "title": "t", "body": "second"})", "s", post, err) ==
+          LineOutcome::kPost);
+  REQUIRE(post.fields().size() == 2);
+  CHECK(post.field("body") == "second");
+}
+
 TEST_CASE("a number id is kept as written; a missing id is derived from the content", "[post_reader]") {
   PostReader reader;
   Post post;

@@ -182,3 +182,17 @@ TEST_CASE("a directory loads every .toml file in it", "[loader]") {
   REQUIRE(r.rule_set);
   CHECK(r.rule_set->rule_count() >= 5);
 }
+
+TEST_CASE("non-ASCII text outside strings is an error at the character, not a crash", "[loader]") {
+  // toml++ 3.3 reaches __builtin_unreachable on these (upstream #190, #295): Lodestone refuses
+  // them first, at their place.
+  CHECK_THAT(load_errors("[[rule]]\nid\xd1\xa4 \"x\"\nmatch = 'a'\n"),
+             Contains("rules.toml:2:3: error: unexpected non-ASCII character outside a string"));
+  CHECK_THAT(load_errors("[[rule]]\nid = \"x\"\nmatch = 稀土\n"),
+             Contains("rules.toml:3:9: error: unexpected non-ASCII character outside a string"));
+  CHECK_THAT(load_errors("[[rule]]\nid = \"x\"\ntitle = \"\"\"a \\\n   \u00a7b\"\"\"\nmatch = 'a'\n"),
+             Contains("rules.toml:4:4: error: a line continued with a line-ending backslash must not start with "
+                      "a non-ASCII character"));
+  // Non-ASCII in strings and comments is fine.
+  lodestone::testing::rules("# 稀土 rules\n[[rule]]\nid = \"x\" # 註解\nmatch = '稀土'\ntitle = \"\"\"多\n行\"\"\"\n");
+}

@@ -39,11 +39,14 @@ std::string render(const QueryNode& n) {
     case QueryNode::Kind::kAnd: head = "AND"; break;
     case QueryNode::Kind::kOr: head = "OR"; break;
     case QueryNode::Kind::kNot: head = "NOT"; break;
-    case QueryNode::Kind::kNear: head = "NEAR/" + std::to_string(n.count); break;
-    case QueryNode::Kind::kAtLeast: head = "ATLEAST/" + std::to_string(n.count); break;
+    case QueryNode::Kind::kNear: head = std::string("NEAR/").append(std::to_string(n.count)); break;
+    case QueryNode::Kind::kAtLeast: head = std::string("ATLEAST/").append(std::to_string(n.count)); break;
   }
   std::string out = "(" + head;
-  for (const auto& c : n.children) out += " " + render(c);
+  for (const auto& c : n.children) {
+    out += ' ';
+    out += render(c);
+  }
   return out + ")";
 }
 
@@ -51,7 +54,7 @@ std::string render(const QueryNode& n) {
 std::string tree(std::string_view query) {
   QueryNode root;
   SyntaxError error;
-  if (!parse_query(query, root, error)) return "error at " + std::to_string(error.offset) + ": " + error.message;
+  if (!parse_query(query, root, error)) return std::string("error at ").append(std::to_string(error.offset)).append(": ").append(error.message);
   return render(root);
 }
 
@@ -74,7 +77,7 @@ TermSyntax term_of(std::string_view query) {
 std::string list_term(std::string_view written) {
   TermSyntax t;
   SyntaxError error;
-  if (!parse_list_term(written, t, error)) return "error at " + std::to_string(error.offset) + ": " + error.message;
+  if (!parse_list_term(written, t, error)) return std::string("error at ").append(std::to_string(error.offset)).append(": ").append(error.message);
   const char* kind = t.kind == TermSyntax::Kind::kLiteral  ? "literal"
                      : t.kind == TermSyntax::Kind::kPrefix ? "prefix"
                      : t.kind == TermSyntax::Kind::kRegex  ? "regex"
