@@ -105,12 +105,8 @@ struct RuleSetData {
   // rules of pattern p are pattern_rules[pattern_rule_start[p], pattern_rule_start[p + 1]).
   std::vector<uint32_t> pattern_rule_start;
   std::vector<uint32_t> pattern_rules;
-  // For each pattern, its terms (a pattern serves every term written the same way).
-  std::vector<uint32_t> pattern_term_start;
-  std::vector<uint32_t> pattern_terms;
 
   std::array<hs_database_t*, kForms> databases{};  // null for a form no rule uses
-  bool scans_metadata = false;                     // some scope names a metadata field
 
   RuleSetData() = default;
   RuleSetData(const RuleSetData&) = delete;

@@ -8,7 +8,6 @@
 #include <tuple>
 
 #include "engine/normalizer.h"
-#include "lodestone/post.h"
 #include "rules/query.h"
 
 namespace lodestone::rules {
@@ -87,6 +86,14 @@ class Compiler {
     for (const auto& f : files_) out_.files.push_back(f.path);
     parse_lists();
     collect_entities();
+    for (const auto& file : files_) {
+      for (const auto& list : file.term_lists) {
+        if (entities_.count(list.name)) {
+          file.warning(diags_, "shadowed-name", list.place,
+                       "term list '" + list.name + "' hides the entity of the same id in this file's rules");
+        }
+      }
+    }
     for (const auto& file : files_) {
       for (const auto& rule : file.rules) compile_rule(file, rule);
     }
@@ -231,7 +238,6 @@ class Compiler {
       return -1;
     }
     out_.field_names.push_back(name);
-    if (is_metadata_field(name)) out_.scans_metadata = true;
     return static_cast<int>(out_.field_names.size() - 1);
   }
 
@@ -292,7 +298,7 @@ class Compiler {
           // An @list of terms stands for each of its terms; an entity (list) for each entity.
           const Node& built = out_.nodes[kid];
           if (c.kind == QueryNode::Kind::kTerm && c.term.kind == TermSyntax::Kind::kListRef &&
-              built.kind == Node::Kind::kAny && !entities_.count(c.term.text)) {
+              built.kind == Node::Kind::kAny && lists_[ctx.file].count(c.term.text)) {
             for (uint32_t i = 0; i < built.child_count; ++i) kids.push_back(out_.children[built.first + i]);
           } else {
             kids.push_back(kid);

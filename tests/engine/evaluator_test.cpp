@@ -124,3 +124,17 @@ TEST_CASE("one alert per rule and post, however many occurrences", "[evaluator]"
   REQUIRE(got.size() == 1);
   CHECK(got[0].matches.size() == 4);
 }
+
+TEST_CASE("a term list named like an entity is the file's list, expanded by ATLEAST", "[evaluator]") {
+  std::string toml = R"([terms]
+metals = ["gallium", "germanium"]
+[[entity]]
+id = "metals"
+name = "Metals Inc"
+)";
+  CHECK(matches("ATLEAST(2, @metals)", "gallium and germanium", toml));
+  CHECK_FALSE(matches("ATLEAST(2, @metals)", "Metals Inc and gallium", toml));
+  auto loaded = lodestone::load_rule_set_from_string(toml + "[[rule]]\nid = \"r\"\nmatch = '@metals'\n", "rules.toml");
+  CHECK_THAT(format_diagnostics(loaded.diagnostics),
+             Catch::Matchers::Contains("rules.toml:2:1: warning: term list 'metals' hides the entity of the same id"));
+}
