@@ -295,6 +295,7 @@ class Compiler {
         std::vector<uint32_t> kids;
         for (const auto& c : q.children) {
           uint32_t kid = build(ctx, c, negated);
+          if (!ctx.ok) return 0;  // the operand was reported and built nothing
           // An @list of terms stands for each of its terms; an entity (list) for each entity.
           const Node& built = out_.nodes[kid];
           if (c.kind == QueryNode::Kind::kTerm && c.term.kind == TermSyntax::Kind::kListRef &&

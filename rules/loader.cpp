@@ -364,6 +364,8 @@ bool check_toml_hazards(const RuleFile& file, std::string_view text, Diagnostics
   enum class State { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral } state = State::kCode;
   uint32_t line = 1;
   size_t line_start = 0;
+  bool line_start_code = true;  // nothing but white space yet on this line, outside strings
+  char previous = '\n';         // the last character outside strings, white space and comments
   auto place = [&](size_t at) {
     return SourcePlace{file.path, line, static_cast<uint32_t>(utf8_length(text.substr(line_start), at - line_start) + 1)};
   };
@@ -374,16 +376,21 @@ bool check_toml_hazards(const RuleFile& file, std::string_view text, Diagnostics
       ++line;
       line_start = i + 1;
       if (state == State::kComment || state == State::kBasic || state == State::kLiteral) state = State::kCode;
+      if (state == State::kCode) line_start_code = true;
       continue;
     }
     switch (state) {
-      case State::kCode:
+      case State::kCode: {
+        // A quote opens a string only where TOML allows a key or a value to start; elsewhere
+        // (`=-"x"`) toml++ rejects it, and what follows must not be taken for string text.
+        const bool may_open = line_start_code || previous == '=' || previous == '[' || previous == ',' ||
+                              previous == '{' || previous == '.';
         if (c == '#') {
           state = State::kComment;
-        } else if (c == '"') {
+        } else if (c == '"' && may_open) {
           state = starts(i, "\"\"\"") ? State::kMultiBasic : State::kBasic;
           if (state == State::kMultiBasic) i += 2;
-        } else if (c == '\'') {
+        } else if (c == '\'' && may_open) {
           state = starts(i, "'''") ? State::kMultiLiteral : State::kLiteral;
           if (state == State::kMultiLiteral) i += 2;
         } else if (static_cast<unsigned char>(c) >= 0x80) {
@@ -391,7 +398,12 @@ bool check_toml_hazards(const RuleFile& file, std::string_view text, Diagnostics
                      "unexpected non-ASCII character outside a string; put text in quotes");
           return false;
         }
+        if (c != ' ' && c != '\t' && c != '\r') {
+          previous = c;
+          line_start_code = false;
+        }
         break;
+      }
       case State::kComment:
         break;
       case State::kBasic:
@@ -399,16 +411,21 @@ bool check_toml_hazards(const RuleFile& file, std::string_view text, Diagnostics
           ++i;
         } else if (c == '"') {
           state = State::kCode;
+          previous = c;
         }
         break;
       case State::kLiteral:
-        if (c == '\'') state = State::kCode;
+        if (c == '\'') {
+          state = State::kCode;
+          previous = c;
+        }
         break;
       case State::kMultiBasic:
         if (starts(i, "\"\"\"")) {
           i += 2;
           while (i + 1 < text.size() && text[i + 1] == '"') ++i;  // up to two quotes may end the string
           state = State::kCode;
+          previous = '"';
         } else if (c == '\\') {
           size_t j = i + 1;
           while (j < text.size() && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r')) ++j;
@@ -439,6 +456,7 @@ bool check_toml_hazards(const RuleFile& file, std::string_view text, Diagnostics
           i += 2;
           while (i + 1 < text.size() && text[i + 1] == '\'') ++i;
           state = State::kCode;
+          previous = '\'';
         }
         break;
     }

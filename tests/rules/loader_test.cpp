@@ -196,3 +196,18 @@ TEST_CASE("non-ASCII text outside strings is an error at the character, not a cr
   // Non-ASCII in strings and comments is fine.
   lodestone::testing::rules("# 稀土 rules\n[[rule]]\nid = \"x\" # 註解\nmatch = '稀土'\ntitle = \"\"\"多\n行\"\"\"\n");
 }
+
+TEST_CASE("a quote where no string may start does not hide what follows it", "[loader]") {
+  // Found by fuzzing: `=-"` is no string to toml++, which then tests the next characters as
+  // white space.
+  CHECK_THAT(load_errors("[[rule]]\nid = \"x\"\nmatch =-\"AR-\xcd\x97" "b\"\n"),
+             Contains("rules.toml:3:13: error: unexpected non-ASCII character outside a string"));
+}
+
+TEST_CASE("a bad operand inside ATLEAST is reported, not followed", "[loader]") {
+  // Found by fuzzing: the first rule of a file with an unknown list inside ATLEAST.
+  CHECK_THAT(load_errors("[[rule]]\nid = \"r\"\nmatch = 'ATLEAST(1, @nope)'\n"),
+             Contains("rules.toml:3:21: error: unknown term list '@nope'"));
+  CHECK_THAT(load_errors("[[rule]]\nid = \"r\"\nmatch = 'ATLEAST(1, /(?=x)/, a)'\n"),
+             Contains("lookaround is not supported"));
+}
