@@ -7,6 +7,7 @@
 
 int main(int argc, char** argv) {
   using namespace lodestone::cli;
+  std::ios::sync_with_stdio(false);  // posts may come on stdin by the million
   CLI::App app{"Lodestone: keyword and entity alerting over streams of posts"};
   app.set_version_flag("--version", std::string("lodestone ") + LODESTONE_VERSION);
   app.require_subcommand(1);
