@@ -45,9 +45,9 @@ std::string to_json(const Alert& a) {
   j["post"] = std::move(post);
   auto& matches = j["matches"] = nlohmann::ordered_json::array();
   for (const auto& m : a.matches) {
-    nlohmann::ordered_json jm = {{"field", m.field},           {"term", m.term},     {"text", m.text},
-                                 {"start", m.start},           {"end", m.end},       {"byte_start", m.byte_start},
-                                 {"byte_end", m.byte_end},     {"snippet", m.snippet}};
+    nlohmann::ordered_json jm = {{"field", m.field},       {"term", m.term},      {"text", m.text},
+                                 {"start", m.start},       {"end", m.end},        {"byte_start", m.byte_start},
+                                 {"byte_end", m.byte_end}, {"snippet", m.snippet}};
     if (!m.entity.empty()) jm["entity"] = m.entity;
     matches.push_back(std::move(jm));
   }
@@ -61,8 +61,8 @@ std::string to_json(const Alert& a) {
 std::string to_text(const Alert& a, bool color) {
   const char* open = color ? "\x1b[1;31m" : "«";
   const char* close = color ? "\x1b[0m" : "»";
-  std::string out = a.rule.severity + "  " + a.rule.id + "  " + a.post.source + (a.post.source.empty() ? "" : " ") +
-                    a.post.id;
+  std::string out =
+      a.rule.severity + "  " + a.rule.id + "  " + a.post.source + (a.post.source.empty() ? "" : " ") + a.post.id;
   // One snippet per field, the first match's, with every match of that field that falls inside
   // it marked. A snippet is the original bytes (line breaks flattened byte for byte), so another
   // match's place in it is an offset from the first match's.

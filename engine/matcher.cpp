@@ -7,7 +7,8 @@ namespace lodestone {
 
 ScannerState::ScannerState(const compiled::RuleSetData& r) : rules(r) {
   for (hs_database_t* db : rules.databases) {
-    if (db && hs_alloc_scratch(db, &scratch) != HS_SUCCESS) throw std::runtime_error("cannot allocate Hyperscan scratch");
+    if (db && hs_alloc_scratch(db, &scratch) != HS_SUCCESS)
+      throw std::runtime_error("cannot allocate Hyperscan scratch");
   }
   pattern_head.assign(rules.patterns.size(), kNoHit);
   pattern_gen.assign(rules.patterns.size(), 0);

@@ -125,16 +125,16 @@ struct Cursor {
 inline bool ascii_block(const uint8_t* s, bool fold_case, uint32_t k, Cursor& cur) {
   const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
   if (_mm_movemask_epi8(b) != 0) return false;
-  const __m128i ws = _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8(' ')),
-                                  _mm_and_si128(_mm_cmpgt_epi8(b, _mm_set1_epi8('\t' - 1)),
-                                                _mm_cmplt_epi8(b, _mm_set1_epi8('\r' + 1))));
+  const __m128i ws = _mm_or_si128(
+      _mm_cmpeq_epi8(b, _mm_set1_epi8(' ')),
+      _mm_and_si128(_mm_cmpgt_epi8(b, _mm_set1_epi8('\t' - 1)), _mm_cmplt_epi8(b, _mm_set1_epi8('\r' + 1))));
   const auto ws_bits = static_cast<unsigned>(_mm_movemask_epi8(ws));
   if ((ws_bits & (ws_bits << 1)) != 0) return false;
   if ((ws_bits & 1) != 0 && cur.pos != 0 && cur.text[cur.pos - 1] == ' ') return false;
   __m128i folded = b;
   if (fold_case) {
-    const __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(b, _mm_set1_epi8('A' - 1)),
-                                        _mm_cmplt_epi8(b, _mm_set1_epi8('Z' + 1)));
+    const __m128i upper =
+        _mm_and_si128(_mm_cmpgt_epi8(b, _mm_set1_epi8('A' - 1)), _mm_cmplt_epi8(b, _mm_set1_epi8('Z' + 1)));
     folded = _mm_add_epi8(b, _mm_and_si128(upper, _mm_set1_epi8(0x20)));
   }
   folded = _mm_or_si128(_mm_andnot_si128(ws, folded), _mm_and_si128(ws, _mm_set1_epi8(' ')));
@@ -145,8 +145,7 @@ inline bool ascii_block(const uint8_t* s, bool fold_case, uint32_t k, Cursor& cu
   __m128i begin = _mm_add_epi32(_mm_set1_epi32(static_cast<int>(k)), iota);
   for (int q = 0; q < 4; ++q) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(cur.begin + cur.pos + 4 * q), begin);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(cur.end + cur.pos + 4 * q),
-                     _mm_add_epi32(begin, one));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(cur.end + cur.pos + 4 * q), _mm_add_epi32(begin, one));
     begin = _mm_add_epi32(begin, four);
   }
   cur.pos += 16;
@@ -177,8 +176,8 @@ Cursor cursor_of(NormalizedText& out, size_t pos) {
 }
 
 bool is_han(char32_t c) {
-  return (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) ||
-         (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x20000 && c <= 0x2FA1F);
+  return (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0xF900 && c <= 0xFAFF) ||
+         (c >= 0x20000 && c <= 0x2FA1F);
 }
 
 bool is_unspaced_script(UScriptCode script) {
@@ -209,8 +208,8 @@ bool compute_word_char(char32_t c) {
   // A Common letter used only with unspaced scripts, such as the katakana prolonged sound mark
   // ー (Script_Extensions Hiragana Katakana), belongs to them: "AI" must match in "スーパーAI".
   std::array<UScriptCode, 16> extensions{};
-  const int32_t count = uscript_getScriptExtensions(
-      cp, extensions.data(), static_cast<int32_t>(extensions.size()), &status);
+  const int32_t count =
+      uscript_getScriptExtensions(cp, extensions.data(), static_cast<int32_t>(extensions.size()), &status);
   if (U_FAILURE(status) || count <= 0) return true;
   for (int32_t j = 0; j < count; ++j) {
     if (!is_unspaced_script(extensions[static_cast<size_t>(j)])) return true;
@@ -268,12 +267,9 @@ struct Normalizer::Tables {
   std::array<uint64_t, 0x10000 / 64> word_bmp{};
 
   uint32_t entry(int form, char32_t c) const {
-    return blocks[(size_t{stage1[static_cast<size_t>(form)][c >> kBlockBits]} << kBlockBits) |
-                  (c & (kBlockSize - 1))];
+    return blocks[(size_t{stage1[static_cast<size_t>(form)][c >> kBlockBits]} << kBlockBits) | (c & (kBlockSize - 1))];
   }
-  const icu::Normalizer2* normalizer(bool fold_case) const {
-    return fold_case ? nfkc_casefold : nfkc;
-  }
+  const icu::Normalizer2* normalizer(bool fold_case) const { return fold_case ? nfkc_casefold : nfkc; }
 
   char32_t simplify(char32_t c) const {
     if (!is_han(c)) return c;
@@ -293,9 +289,8 @@ struct Normalizer::Tables {
     size_t byte;     // input byte after the segment
     uint32_t index;  // original code point index after the segment
   };
-  SegmentEnd compose_segment(NormalizeOptions opts, const uint8_t* s, size_t n, size_t from,
-                             uint32_t k0, uint32_t* orig_byte, NormalizedText& out,
-                             Cursor cur) const;
+  SegmentEnd compose_segment(NormalizeOptions opts, const uint8_t* s, size_t n, size_t from, uint32_t k0,
+                             uint32_t* orig_byte, NormalizedText& out, Cursor cur) const;
 };
 
 void Normalizer::Tables::build() {
@@ -303,8 +298,7 @@ void Normalizer::Tables::build() {
   nfkc = icu::Normalizer2::getNFKCInstance(status);
   nfkc_casefold = icu::Normalizer2::getNFKCCasefoldInstance(status);
   if (U_FAILURE(status)) {
-    throw std::runtime_error(std::string("ICU normalizer data unavailable: ") +
-                             u_errorName(status));
+    throw std::runtime_error(std::string("ICU normalizer data unavailable: ") + u_errorName(status));
   }
   build_simplified();
   build_forms();
@@ -320,9 +314,8 @@ void Normalizer::Tables::build_simplified() {
   std::unique_ptr<icu::Transliterator> trans(
       icu::Transliterator::createInstance("Traditional-Simplified", UTRANS_FORWARD, status));
   if (U_FAILURE(status) || !trans) {
-    throw std::runtime_error(
-        std::string("ICU Traditional-Simplified transliterator unavailable: ") +
-        u_errorName(status));
+    throw std::runtime_error(std::string("ICU Traditional-Simplified transliterator unavailable: ") +
+                             u_errorName(status));
   }
   icu::UnicodeSet han;
   han.add(0x3400, 0x4DBF).add(0x4E00, 0x9FFF).add(0xF900, 0xFAFF).add(0x20000, 0x2FA1F);
@@ -376,9 +369,8 @@ void Normalizer::Tables::build_simplified() {
 // this set hasBoundaryBefore is true and both normalizations are the identity.)
 void Normalizer::Tables::build_forms() {
   UErrorCode status = U_ZERO_ERROR;
-  icu::UnicodeSet candidates(
-      icu::UnicodeString(u"[[:NFKC_QC=N:][:NFKC_QC=M:][:^ccc=0:][:CWKCF:][:DI:][:WSpace:]]"),
-      status);
+  icu::UnicodeSet candidates(icu::UnicodeString(u"[[:NFKC_QC=N:][:NFKC_QC=M:][:^ccc=0:][:CWKCF:][:DI:][:WSpace:]]"),
+                             status);
   if (U_FAILURE(status)) {
     throw std::runtime_error(std::string("ICU property data unavailable: ") + u_errorName(status));
   }
@@ -399,8 +391,7 @@ void Normalizer::Tables::build_forms() {
     blocks[(size_t{block} << kBlockBits) | (c & (kBlockSize - 1))] = e;
   };
 
-  auto make_entry = [&](char32_t c, const icu::UnicodeString& normalized, bool fold_chinese,
-                        bool no_boundary) {
+  auto make_entry = [&](char32_t c, const icu::UnicodeString& normalized, bool fold_chinese, bool no_boundary) {
     mapped.clear();
     for (int32_t p = 0; p < normalized.length();) {
       auto d = static_cast<char32_t>(normalized.char32At(p));
@@ -430,8 +421,8 @@ void Normalizer::Tables::build_forms() {
       auto [it, inserted] = interned.try_emplace(utf8, static_cast<uint32_t>(pool.size()));
       if (inserted) pool += utf8;
       if (pool.size() >= kMaxPoolSize) throw std::logic_error("normalizer: pool too large");
-      e = (has_space ? kMappedWithSpace : kMapped) |
-          static_cast<uint32_t>(utf8.size()) << kLengthShift | it->second << kOffsetShift;
+      e = (has_space ? kMappedWithSpace : kMapped) | static_cast<uint32_t>(utf8.size()) << kLengthShift |
+          it->second << kOffsetShift;
     }
     return no_boundary ? e | kNoBoundary : e;
   };
@@ -452,16 +443,14 @@ void Normalizer::Tables::build_forms() {
       }
       if (U_FAILURE(status)) throw std::runtime_error("ICU normalization failed");
       // White space must never compose with what follows: the hot loop relies on it.
-      assert(!u_isUWhiteSpace(c) ||
-             (nfkc->hasBoundaryAfter(c) && nfkc_casefold->hasBoundaryAfter(c)));
+      assert(!u_isUWhiteSpace(c) || (nfkc->hasBoundaryAfter(c) && nfkc_casefold->hasBoundaryAfter(c)));
       const bool fold_no_boundary = !nfkc_casefold->hasBoundaryBefore(c);
       const bool keep_no_boundary = !nfkc->hasBoundaryBefore(c);
       const auto cp = static_cast<char32_t>(c);
       for (int form = 0; form < kForms; ++form) {
         const NormalizeOptions opts = NormalizeOptions::from_form(form);
-        const uint32_t e = opts.fold_case
-                               ? make_entry(cp, folded, opts.fold_chinese, fold_no_boundary)
-                               : make_entry(cp, kept, opts.fold_chinese, keep_no_boundary);
+        const uint32_t e = opts.fold_case ? make_entry(cp, folded, opts.fold_chinese, fold_no_boundary)
+                                          : make_entry(cp, kept, opts.fold_chinese, keep_no_boundary);
         if (e != 0) set_entry(form, cp, e);
       }
     }
@@ -476,11 +465,9 @@ void Normalizer::Tables::build_forms() {
       if (renumbered[block] < 0) {
         std::string key(reinterpret_cast<const char*>(&blocks[size_t{block} << kBlockBits]),
                         kBlockSize * sizeof(uint32_t));
-        auto [it, inserted] =
-            unique.try_emplace(key, static_cast<uint16_t>(shared.size() / kBlockSize));
+        auto [it, inserted] = unique.try_emplace(key, static_cast<uint16_t>(shared.size() / kBlockSize));
         if (inserted) {
-          shared.insert(shared.end(),
-                        blocks.begin() + static_cast<ptrdiff_t>(size_t{block} << kBlockBits),
+          shared.insert(shared.end(), blocks.begin() + static_cast<ptrdiff_t>(size_t{block} << kBlockBits),
                         blocks.begin() + static_cast<ptrdiff_t>((size_t{block} + 1) << kBlockBits));
         }
         renumbered[block] = it->second;
@@ -539,9 +526,9 @@ void Normalizer::Tables::build_word_chars() {
 // from the code point at `from` (the last one before it that may start a composition, or
 // itself) through every following code point that may combine too. All output bytes of the
 // segment map to the segment's original code points [k0, end).
-Normalizer::Tables::SegmentEnd Normalizer::Tables::compose_segment(
-    NormalizeOptions opts, const uint8_t* s, size_t n, size_t from, uint32_t k0,
-    uint32_t* orig_byte, NormalizedText& out, Cursor cur) const {
+Normalizer::Tables::SegmentEnd Normalizer::Tables::compose_segment(NormalizeOptions opts, const uint8_t* s, size_t n,
+                                                                   size_t from, uint32_t k0, uint32_t* orig_byte,
+                                                                   NormalizedText& out, Cursor cur) const {
   const int form = opts.form();
   icu::UnicodeString segment;
   size_t j = from;
@@ -595,8 +582,7 @@ const Normalizer& Normalizer::instance() {
   return normalizer;
 }
 
-void Normalizer::normalize(std::string_view input, NormalizeOptions opts,
-                           NormalizedText& out) const {
+void Normalizer::normalize(std::string_view input, NormalizeOptions opts, NormalizedText& out) const {
   const Tables& t = *tables_;
   const int form = opts.form();
   const auto& stage1 = t.stage1[static_cast<size_t>(form)];
@@ -667,8 +653,8 @@ void Normalizer::normalize(std::string_view input, NormalizeOptions opts,
         const uint32_t t2 = s[i + 2];
         const char32_t cp = (char32_t{s[i] & 0x0Fu} << 12) | ((t1 & 0x3F) << 6) | (t2 & 0x3F);
         // Valid when both are continuation bytes and neither overlong (< U+0800) nor a surrogate.
-        if (((t1 & 0xC0) | ((t2 & 0xC0) << 8)) != 0x8080 || cp < 0x800 ||
-            (cp >= 0xD800 && cp <= 0xDFFF) || ((plain[cp >> 6] >> (cp & 63)) & 1) == 0) {
+        if (((t1 & 0xC0) | ((t2 & 0xC0) << 8)) != 0x8080 || cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF) ||
+            ((plain[cp >> 6] >> (cp & 63)) & 1) == 0) {
           break;
         }
         orig_byte[k] = static_cast<uint32_t>(i);
@@ -747,8 +733,7 @@ void Normalizer::normalize(std::string_view input, NormalizeOptions opts,
         cur.bytes(pool + (e >> kOffsetShift), (e >> kLengthShift) & kLengthMask, k, k + 1);
       } else if (kind == kMappedWithSpace) {
         if (cur.pos != 0 && cur.text[cur.pos - 1] == ' ') snap_run_end = cur.end[cur.pos - 1];
-        cur.bytes_with_space(pool + (e >> kOffsetShift), (e >> kLengthShift) & kLengthMask, k,
-                             k + 1);
+        cur.bytes_with_space(pool + (e >> kOffsetShift), (e >> kLengthShift) & kLengthMask, k, k + 1);
       }  // kDrop: nothing
     }
     ++k;

@@ -35,9 +35,7 @@ struct NormalizedText {
   std::vector<uint32_t> orig_byte;
   uint32_t invalid_sequences = 0;  // bad UTF-8 sequences seen in the input, each now one U+FFFD
 
-  uint32_t original_code_points() const {
-    return orig_byte.empty() ? 0 : static_cast<uint32_t>(orig_byte.size() - 1);
-  }
+  uint32_t original_code_points() const { return orig_byte.empty() ? 0 : static_cast<uint32_t>(orig_byte.size() - 1); }
 };
 
 class Normalizer {

@@ -13,8 +13,7 @@ struct PostReader::Parser {
   std::string repaired;
 };
 
-PostReader::PostReader(size_t max_text_bytes)
-    : parser_(std::make_unique<Parser>()), max_text_bytes_(max_text_bytes) {}
+PostReader::PostReader(size_t max_text_bytes) : parser_(std::make_unique<Parser>()), max_text_bytes_(max_text_bytes) {}
 
 PostReader::~PostReader() = default;
 

@@ -24,12 +24,12 @@ constexpr uint32_t kNoHit = UINT32_MAX;
 // One occurrence of a pattern in one field, before any term's boundary or scope check.
 struct Hit {
   uint32_t pattern;
-  uint32_t slot;       // index into ScannerState::slots
-  uint32_t start;      // byte offsets into the slot's normalized text of the pattern's form
+  uint32_t slot;   // index into ScannerState::slots
+  uint32_t start;  // byte offsets into the slot's normalized text of the pattern's form
   uint32_t end;
-  bool prev_word;      // a word character touches the start
-  bool next_word;      // a word character touches the end
-  uint32_t next;       // the pattern's next hit in this post, or kNoHit
+  bool prev_word;  // a word character touches the start
+  bool next_word;  // a word character touches the end
+  uint32_t next;   // the pattern's next hit in this post, or kNoHit
 };
 
 // A scanned field of the current post.
@@ -69,20 +69,20 @@ class ScannerState {
   std::vector<Hit> hits;
   std::vector<uint32_t> pattern_head;  // first hit of each pattern, valid when pattern_gen == gen
   std::vector<uint32_t> pattern_gen;
-  std::vector<uint32_t> candidates;    // rules with a positive hit in this post
+  std::vector<uint32_t> candidates;  // rules with a positive hit in this post
   std::vector<uint32_t> rule_gen;
-  std::vector<uint32_t> term_gen;      // a term's occurrence was decided, when term_gen == gen
-  std::vector<uint8_t> term_found;     //   and this says whether it occurs
-  std::vector<uint32_t> entity_gen;    // describe(): the entity is in the alert's list already,
-  uint32_t alert_stamp = 0;            //   when entity_gen == alert_stamp
+  std::vector<uint32_t> term_gen;    // a term's occurrence was decided, when term_gen == gen
+  std::vector<uint8_t> term_found;   //   and this says whether it occurs
+  std::vector<uint32_t> entity_gen;  // describe(): the entity is in the alert's list already,
+  uint32_t alert_stamp = 0;          //   when entity_gen == alert_stamp
   uint32_t gen = 0;
-  bool scan_text_fields = false;       // some term's scope takes every text field
-  std::vector<Occurrence> occurrences; // NEAR's work space
+  bool scan_text_fields = false;        // some term's scope takes every text field
+  std::vector<Occurrence> occurrences;  // NEAR's work space
   struct Found {
     uint32_t slot, start, end, term;
   };
-  std::vector<Found> found;            // describe()'s work space
-  uint8_t eval_form = 0;               // the form of the rule being evaluated
+  std::vector<Found> found;  // describe()'s work space
+  uint8_t eval_form = 0;     // the form of the rule being evaluated
   std::vector<Alert> alerts;
   size_t alert_count = 0;
   std::string clock_override;

@@ -35,8 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   lodestone::Normalizer::instance().normalize(input, {}, normalized);
   for (size_t i = 0; i < normalized.text.size(); ++i) {
-    if (normalized.src_begin[i] >= normalized.src_end[i] ||
-        normalized.src_end[i] > normalized.original_code_points()) {
+    if (normalized.src_begin[i] >= normalized.src_end[i] || normalized.src_end[i] > normalized.original_code_points()) {
       std::abort();
     }
   }

@@ -19,9 +19,9 @@ constexpr int kForms = 4;  // NormalizeOptions::form(): case folded or not × Ch
 // One Hyperscan expression. Identical expressions of the same form are compiled once, however
 // many terms and rules use them; the pattern's index is its Hyperscan id.
 struct Pattern {
-  std::string expression;    // as given to Hyperscan
+  std::string expression;  // as given to Hyperscan
   uint8_t form = 0;
-  bool is_regex = false;     // regexes report their start (SOM); literals know their length
+  bool is_regex = false;  // regexes report their start (SOM); literals know their length
   uint32_t literal_bytes = 0;
 };
 
@@ -55,8 +55,8 @@ struct Entity {
 // A query node. Children are indices into RuleSetData::children[first, first + count).
 struct Node {
   enum class Kind : uint8_t {
-    kTerm,     // `term` occurs
-    kAny,      // any child occurs (an @list or an entity's names; an OR that ATLEAST may expand)
+    kTerm,  // `term` occurs
+    kAny,   // any child occurs (an @list or an entity's names; an OR that ATLEAST may expand)
     kAnd,
     kOr,
     kNot,      // the one child occurs nowhere in scope
@@ -84,10 +84,10 @@ struct Rule {
   std::vector<std::string> tags;
   std::vector<std::string> notify;
   uint8_t form = 0;
-  uint32_t root = 0;                      // index into RuleSetData::nodes
-  std::vector<uint32_t> positive_terms;   // terms whose hits are reported (not under NOT)
+  uint32_t root = 0;                     // index into RuleSetData::nodes
+  std::vector<uint32_t> positive_terms;  // terms whose hits are reported (not under NOT)
   std::vector<RuleTest> tests;
-  std::vector<std::string> test_fields;   // where a plain test string goes
+  std::vector<std::string> test_fields;  // where a plain test string goes
   SourcePlace place;
 };
 

@@ -206,9 +206,9 @@ class Compiler {
     rule.root = root_index;
 
     if (rule.positive_terms.empty() || eval_absent(root_index)) {
-      file.error(diags_, "never-positive", def.match.place,
-                 "query '" + def.match.value +
-                     "' would match a post that has none of its terms; give it a term outside NOT");
+      file.error(
+          diags_, "never-positive", def.match.place,
+          "query '" + def.match.value + "' would match a post that has none of its terms; give it a term outside NOT");
       return;
     }
 
@@ -332,8 +332,8 @@ class Compiler {
     const auto& lists = lists_[ctx.file];
     if (auto it = lists.find(q.term.text); it != lists.end()) {
       for (const ListTerm& t : it->second) {
-        kids.push_back(term_node(ctx, t.syntax, t.where->value, ctx.file->place_in_string(t.where->place, 0), *scope, -1,
-                                 negated));
+        kids.push_back(term_node(ctx, t.syntax, t.where->value, ctx.file->place_in_string(t.where->place, 0), *scope,
+                                 -1, negated));
       }
     } else if (auto e = entities_.find(q.term.text); e != entities_.end()) {
       for (const ListTerm& t : e->second.names) {
@@ -487,10 +487,12 @@ class Compiler {
         return false;
       case Node::Kind::kAny:
       case Node::Kind::kOr:
-        for (uint32_t i = 0; i < n.child_count; ++i) if (eval_absent(kid(i))) return true;
+        for (uint32_t i = 0; i < n.child_count; ++i)
+          if (eval_absent(kid(i))) return true;
         return false;
       case Node::Kind::kAnd:
-        for (uint32_t i = 0; i < n.child_count; ++i) if (!eval_absent(kid(i))) return false;
+        for (uint32_t i = 0; i < n.child_count; ++i)
+          if (!eval_absent(kid(i))) return false;
         return true;
       case Node::Kind::kNot:
         return !eval_absent(kid(0));
@@ -536,8 +538,8 @@ class Compiler {
       }
       if (exprs.empty()) continue;
       hs_compile_error_t* err = nullptr;
-      if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
-                           HS_MODE_BLOCK, nullptr, &out_.databases[form], &err) != HS_SUCCESS) {
+      if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK,
+                           nullptr, &out_.databases[form], &err) != HS_SUCCESS) {
         // Each regex compiled alone already, so this is rare (a resource limit, say); the error's
         // expression index still leads back to the term's place in its file.
         std::string msg = lower_first(err ? err->message : "unknown error");

@@ -20,14 +20,14 @@ size_t space_at(std::string_view s, size_t i) {
   const auto b = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
   const unsigned c = b(0);
   if (c == ' ' || (c >= '\t' && c <= '\r')) return 1;
-  if (c == 0xC2 && (b(1) == 0x85 || b(1) == 0xA0)) return 2;                       // NEL, NBSP
-  if (c == 0xE1 && b(1) == 0x9A && b(2) == 0x80) return 3;                         // U+1680
-  if (c == 0xE2 && b(1) == 0x80) {                                                 // U+2000..200A, 2028, 2029, 202F
+  if (c == 0xC2 && (b(1) == 0x85 || b(1) == 0xA0)) return 2;  // NEL, NBSP
+  if (c == 0xE1 && b(1) == 0x9A && b(2) == 0x80) return 3;    // U+1680
+  if (c == 0xE2 && b(1) == 0x80) {                            // U+2000..200A, 2028, 2029, 202F
     const unsigned d = b(2);
     return (d >= 0x80 && d <= 0x8A) || d == 0xA8 || d == 0xA9 || d == 0xAF ? 3 : 0;
   }
-  if (c == 0xE2 && b(1) == 0x81 && b(2) == 0x9F) return 3;                         // U+205F
-  if (c == 0xE3 && b(1) == 0x80 && b(2) == 0x80) return 3;                         // U+3000
+  if (c == 0xE2 && b(1) == 0x81 && b(2) == 0x9F) return 3;  // U+205F
+  if (c == 0xE3 && b(1) == 0x80 && b(2) == 0x80) return 3;  // U+3000
   return 0;
 }
 
@@ -132,12 +132,18 @@ class QueryParser {
 
   std::string describe(const Token& t) const {
     switch (t.kind) {
-      case Kind::kEnd: return "end of query";
-      case Kind::kOpen: return "'('";
-      case Kind::kClose: return "')'";
-      case Kind::kComma: return "','";
-      case Kind::kAtLeast: return "ATLEAST";
-      default: return std::string(query_.substr(t.begin, t.end - t.begin));
+      case Kind::kEnd:
+        return "end of query";
+      case Kind::kOpen:
+        return "'('";
+      case Kind::kClose:
+        return "')'";
+      case Kind::kComma:
+        return "','";
+      case Kind::kAtLeast:
+        return "ATLEAST";
+      default:
+        return std::string(query_.substr(t.begin, t.end - t.begin));
     }
   }
 
@@ -171,11 +177,20 @@ class QueryParser {
       return true;
     }
     switch (query_[pos_]) {
-      case '(': t.kind = Kind::kOpen; return true;
-      case ')': t.kind = Kind::kClose; return true;
-      case ',': t.kind = Kind::kComma; return true;
-      case '"': t.kind = Kind::kTerm; return true;
-      default: break;
+      case '(':
+        t.kind = Kind::kOpen;
+        return true;
+      case ')':
+        t.kind = Kind::kClose;
+        return true;
+      case ',':
+        t.kind = Kind::kComma;
+        return true;
+      case '"':
+        t.kind = Kind::kTerm;
+        return true;
+      default:
+        break;
     }
     size_t end = pos_;
     while (!ends_word(query_, end)) ++end;

@@ -39,12 +39,12 @@ bool parse_list_term(std::string_view written, TermSyntax& term, SyntaxError& er
 struct QueryNode {
   enum class Kind { kTerm, kAnd, kOr, kNot, kNear, kAtLeast };
   Kind kind = Kind::kTerm;
-  TermSyntax term;                 // kTerm
-  std::string written;             // kTerm: the term's text exactly as in the query
-  uint32_t count = 0;              // kNear: n of NEAR/n; kAtLeast: n of ATLEAST(n, ...)
-  std::vector<QueryNode> children; // kAnd, kOr: two or more; kNot: one; kNear: two; kAtLeast: one or more
-  uint32_t offset = 0;             // byte offset of the node's first character in the query
-  uint32_t length = 0;             // bytes the node spans
+  TermSyntax term;                  // kTerm
+  std::string written;              // kTerm: the term's text exactly as in the query
+  uint32_t count = 0;               // kNear: n of NEAR/n; kAtLeast: n of ATLEAST(n, ...)
+  std::vector<QueryNode> children;  // kAnd, kOr: two or more; kNot: one; kNear: two; kAtLeast: one or more
+  uint32_t offset = 0;              // byte offset of the node's first character in the query
+  uint32_t length = 0;              // bytes the node spans
 };
 
 // Parses a `match` query (DESIGN.md "Query"):

@@ -16,8 +16,8 @@ void Diagnostics::warning(std::string code, SourcePlace place, std::string messa
 bool Diagnostics::has_errors() const { return error_count() > 0; }
 
 size_t Diagnostics::error_count() const {
-  return static_cast<size_t>(std::count_if(items_.begin(), items_.end(),
-                                           [](const Diagnostic& d) { return d.severity == Severity::kError; }));
+  return static_cast<size_t>(
+      std::count_if(items_.begin(), items_.end(), [](const Diagnostic& d) { return d.severity == Severity::kError; }));
 }
 
 void Diagnostics::append(const Diagnostics& other) {

@@ -21,7 +21,7 @@ struct ScanOptions {
   std::string color = "auto";       // auto | always | never (text format)
   std::string source;               // the source of posts that name none; default: the file's path
   size_t max_text_bytes = size_t{1} << 20;
-  std::string now;                  // fixed matched_at, for reproducible output
+  std::string now;  // fixed matched_at, for reproducible output
 };
 
 int run_check(const CheckOptions& options);

@@ -13,14 +13,16 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   CheckOptions check;
-  CLI::App* check_cmd = app.add_subcommand("check", "Load and compile rules, run every [rule.tests]; exit 0 ok, 1 errors");
+  CLI::App* check_cmd =
+      app.add_subcommand("check", "Load and compile rules, run every [rule.tests]; exit 0 ok, 1 errors");
   check_cmd->add_option("-c,--config", check.config, "lodestone.toml naming the rules");
   check_cmd->add_option("rules", check.rules, "rule files, directories or globs");
 
   ScanOptions scan;
   CLI::App* scan_cmd =
-      app.add_subcommand("scan", "Match posts from JSONL or text files (or - for stdin); print alerts as JSONL.\n"
-                                 "Exit 0 when some alert was raised, 1 when none, 2 on error (as grep)");
+      app.add_subcommand("scan",
+                         "Match posts from JSONL or text files (or - for stdin); print alerts as JSONL.\n"
+                         "Exit 0 when some alert was raised, 1 when none, 2 on error (as grep)");
   scan_cmd->add_option("-c,--config", scan.config, "lodestone.toml naming the rules");
   scan_cmd->add_option("-r,--rules", scan.rules, "rule file, directory or glob (repeat -r for more)")
       ->allow_extra_args(false);

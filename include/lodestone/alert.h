@@ -9,10 +9,10 @@
 namespace lodestone {
 
 struct AlertMatch {
-  std::string field;        // the post field the occurrence is in
-  std::string term;         // the term as written in the rule file ("rare earth*", "稀土", "/re/")
-  std::string text;         // the original text of the span, as sent
-  uint32_t start = 0;       // Unicode code point offsets into the original field text, [start, end)
+  std::string field;   // the post field the occurrence is in
+  std::string term;    // the term as written in the rule file ("rare earth*", "稀土", "/re/")
+  std::string text;    // the original text of the span, as sent
+  uint32_t start = 0;  // Unicode code point offsets into the original field text, [start, end)
   uint32_t end = 0;
   uint32_t byte_start = 0;  // the same span in UTF-8 bytes of the original field text
   uint32_t byte_end = 0;
@@ -48,7 +48,7 @@ struct Alert {
   AlertPost post;
   std::vector<AlertMatch> matches;
   std::vector<AlertEntity> entities;
-  std::string matched_at;  // RFC 3339 UTC, seconds ("2026-01-11T11:08:03Z")
+  std::string matched_at;           // RFC 3339 UTC, seconds ("2026-01-11T11:08:03Z")
   std::vector<std::string> notify;  // notifier names from the rule; not part of the JSON
 };
 

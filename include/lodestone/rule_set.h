@@ -22,7 +22,7 @@ class RuleSet {
   RuleSet& operator=(const RuleSet&) = delete;
 
   size_t rule_count() const;
-  size_t term_count() const;     // distinct Hyperscan patterns
+  size_t term_count() const;  // distinct Hyperscan patterns
   size_t file_count() const;
   const compiled::RuleSetData& data() const { return *data_; }
 

@@ -21,7 +21,7 @@ struct SourcePlace {
 
 struct Diagnostic {
   Severity severity = Severity::kError;
-  std::string code;         // stable, short: "unknown-key", "duplicate-id", "query-syntax", ...
+  std::string code;  // stable, short: "unknown-key", "duplicate-id", "query-syntax", ...
   SourcePlace place;
   std::string message;
   std::string source_line;  // the offending line as written, without its line break; may be empty

@@ -72,7 +72,8 @@ TEST_CASE("check reports every error with file:line:col and exits 1", "[cli]") {
   CHECK_THAT(r.err, Contains("tests/data/rules/broken.toml:6:10: error: unknown term list '@rare_earth' "
                              "(did you mean '@rare_earths'?)"));
   CHECK_THAT(r.err, Contains("tests/data/rules/broken.toml:10:1: error: unknown key 'sevrity' in [[rule]]"));
-  CHECK_THAT(r.err, Contains("tests/data/rules/broken.toml:15:23: error: /export (?=ban)/: lookaround is not supported"));
+  CHECK_THAT(r.err,
+             Contains("tests/data/rules/broken.toml:15:23: error: /export (?=ban)/: lookaround is not supported"));
   CHECK_THAT(r.err, Contains("3 errors; no rules loaded"));
 }
 

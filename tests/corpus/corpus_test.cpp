@@ -34,15 +34,32 @@ struct RefTerm {
 
 // The terms: English words, phrases, prefixes and punctuation; Chinese in both scripts; full-width.
 const std::vector<RefTerm> kTerms = {
-    {"oil", "oil"},           {"\"crude oil\"", "crude oil"}, {"opec", "opec"},
-    {"rate*", "rate", true},  {"bank", "bank"},                {"japan", "japan"},
-    {"yen", "yen"},           {"gold", "gold"},                {"wheat", "wheat"},
-    {"\"trade deficit\"", "trade deficit"},                    {"tariff*", "tariff", true},
-    {"u.s.", "u.s."},         {"ai", "ai"},                    {"co", "co"},
-    {"ＧＤＰ", "ＧＤＰ"},     {"中国", "中国"},                {"經濟", "經濟"},
-    {"美國", "美國"},         {"股市", "股市"},                {"足球", "足球"},
-    {"游戏", "游戏"},         {"房價", "房價"},                {"nba", "nba"},
-    {"新浪", "新浪"},         {"稀土", "稀土"},                {"\"bank of japan\"", "bank of japan"},
+    {"oil", "oil"},
+    {"\"crude oil\"", "crude oil"},
+    {"opec", "opec"},
+    {"rate*", "rate", true},
+    {"bank", "bank"},
+    {"japan", "japan"},
+    {"yen", "yen"},
+    {"gold", "gold"},
+    {"wheat", "wheat"},
+    {"\"trade deficit\"", "trade deficit"},
+    {"tariff*", "tariff", true},
+    {"u.s.", "u.s."},
+    {"ai", "ai"},
+    {"co", "co"},
+    {"ＧＤＰ", "ＧＤＰ"},
+    {"中国", "中国"},
+    {"經濟", "經濟"},
+    {"美國", "美國"},
+    {"股市", "股市"},
+    {"足球", "足球"},
+    {"游戏", "游戏"},
+    {"房價", "房價"},
+    {"nba", "nba"},
+    {"新浪", "新浪"},
+    {"稀土", "稀土"},
+    {"\"bank of japan\"", "bank of japan"},
 };
 
 // Rules over those terms: one per term, and a few combinations, each with its reference predicate.
@@ -60,9 +77,11 @@ std::vector<RefRule> reference_rules() {
     rules.push_back({id, kTerms[i].written, [i](const std::set<size_t>& s) { return s.count(i) > 0; }});
   }
   rules.push_back({"oil-opec", "oil AND opec", [](const std::set<size_t>& s) { return s.count(0) && s.count(2); }});
-  rules.push_back({"bank-not-japan", "bank NOT japan", [](const std::set<size_t>& s) { return s.count(4) && !s.count(5); }});
+  rules.push_back(
+      {"bank-not-japan", "bank NOT japan", [](const std::set<size_t>& s) { return s.count(4) && !s.count(5); }});
   rules.push_back({"china-economy", "中国 經濟", [](const std::set<size_t>& s) { return s.count(15) && s.count(16); }});
-  rules.push_back({"gold-or-wheat", "gold OR wheat", [](const std::set<size_t>& s) { return s.count(7) || s.count(8); }});
+  rules.push_back(
+      {"gold-or-wheat", "gold OR wheat", [](const std::set<size_t>& s) { return s.count(7) || s.count(8); }});
   return rules;
 }
 
@@ -142,8 +161,10 @@ void check_corpus(const std::string& file) {
     }
     if (engine != reference && ++mismatches <= 5) {
       std::string diff;
-      for (const auto& id : engine) if (!reference.count(id)) diff += " +" + id;
-      for (const auto& id : reference) if (!engine.count(id)) diff += " -" + id;
+      for (const auto& id : engine)
+        if (!reference.count(id)) diff += " +" + id;
+      for (const auto& id : reference)
+        if (!engine.count(id)) diff += " -" + id;
       UNSCOPED_INFO("post " << post.id << " differs from the reference:" << diff);
     }
   }

@@ -95,8 +95,10 @@ severity = "high"
 tags = ["minerals"]
 match = '稀土 出口管制'
 )");
-  lodestone::Post p = post({{"title", "[新聞] 稀土出口管制"}, {"body", "中國對稀土出口管制升級"},
-                            {"url", "https://www.ptt.cc/x.html"}, {"published", "2026-01-11T19:08:00+08:00"}},
+  lodestone::Post p = post({{"title", "[新聞] 稀土出口管制"},
+                            {"body", "中國對稀土出口管制升級"},
+                            {"url", "https://www.ptt.cc/x.html"},
+                            {"published", "2026-01-11T19:08:00+08:00"}},
                            "M.1768131864.A.9E9", "ptt/Stock");
   lodestone::Scanner scanner(set);
   scanner.set_clock_override("2026-01-11T11:08:03Z");
@@ -104,14 +106,23 @@ match = '稀土 出口管制'
   REQUIRE(got.size() == 1);
   auto j = nlohmann::json::parse(lodestone::to_json(got[0]));
   CHECK(j["id"] == lodestone::alert_id("rare-earth-export-controls", "ptt/Stock", "M.1768131864.A.9E9"));
-  CHECK(j["rule"] == nlohmann::json{{"id", "rare-earth-export-controls"}, {"title", "Rare-earth export controls"},
-                                    {"severity", "high"}, {"tags", {"minerals"}}});
-  CHECK(j["post"] == nlohmann::json{{"id", "M.1768131864.A.9E9"}, {"source", "ptt/Stock"},
-                                    {"title", "[新聞] 稀土出口管制"}, {"url", "https://www.ptt.cc/x.html"},
+  CHECK(j["rule"] == nlohmann::json{{"id", "rare-earth-export-controls"},
+                                    {"title", "Rare-earth export controls"},
+                                    {"severity", "high"},
+                                    {"tags", {"minerals"}}});
+  CHECK(j["post"] == nlohmann::json{{"id", "M.1768131864.A.9E9"},
+                                    {"source", "ptt/Stock"},
+                                    {"title", "[新聞] 稀土出口管制"},
+                                    {"url", "https://www.ptt.cc/x.html"},
                                     {"published", "2026-01-11T19:08:00+08:00"}});
   REQUIRE(j["matches"].size() == 4);
-  CHECK(j["matches"][0] == nlohmann::json{{"field", "title"}, {"term", "稀土"}, {"text", "稀土"}, {"start", 5},
-                                          {"end", 7}, {"byte_start", 9}, {"byte_end", 15},
+  CHECK(j["matches"][0] == nlohmann::json{{"field", "title"},
+                                          {"term", "稀土"},
+                                          {"text", "稀土"},
+                                          {"start", 5},
+                                          {"end", 7},
+                                          {"byte_start", 9},
+                                          {"byte_end", 15},
                                           {"snippet", "[新聞] 稀土出口管制"}});
   CHECK(j["entities"] == nlohmann::json::array());
   CHECK(j["matched_at"] == "2026-01-11T11:08:03Z");

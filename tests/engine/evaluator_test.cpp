@@ -16,7 +16,7 @@ TEST_CASE("operators combine with NEAR > NOT > AND > OR and juxtaposition as AND
   CHECK(matches("(a OR b) c", "b c"));
   CHECK(matches("x NOT y", "x"));
   CHECK_FALSE(matches("x NOT y", "x y"));
-  CHECK(matches("lithium and cobalt", "lithium and cobalt"));   // lower-case "and" is a word
+  CHECK(matches("lithium and cobalt", "lithium and cobalt"));  // lower-case "and" is a word
   CHECK_FALSE(matches("lithium and cobalt", "lithium, cobalt"));
 }
 
@@ -35,8 +35,8 @@ TEST_CASE("NEAR/n allows at most n characters between the two occurrences", "[ev
   CHECK_FALSE(matches("gallium NEAR/3 germanium", "gallium abc germanium"));
   CHECK(matches("gallium NEAR/5 germanium", "gallium abc germanium"));
   CHECK_FALSE(matches("gallium NEAR/4 germanium", "gallium abc germanium"));
-  CHECK(matches("gallium NEAR/5 germanium", "germanium abc gallium"));   // either order
-  CHECK(matches("鎵 NEAR/2 鍺", "鎵和鍺"));                               // one character between
+  CHECK(matches("gallium NEAR/5 germanium", "germanium abc gallium"));  // either order
+  CHECK(matches("鎵 NEAR/2 鍺", "鎵和鍺"));                             // one character between
   CHECK(matches("鎵 NEAR/1 鍺", "鎵和鍺"));
   CHECK_FALSE(matches("鎵 NEAR/0 鍺", "鎵和鍺"));
   CHECK(matches("鎵 NEAR/0 鍺", "鎵鍺"));

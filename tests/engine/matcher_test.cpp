@@ -22,7 +22,7 @@ TEST_CASE("AI matches as a word or next to Han, never inside MAIL", "[matcher]")
 
 TEST_CASE("word boundaries use Unicode letters and digits of spaced scripts", "[matcher]") {
   CHECK_FALSE(matches("rand", "Grand Rapids"));
-  CHECK_FALSE(matches("cafe", "cafés"));        // é is a letter: no boundary after "cafe"
+  CHECK_FALSE(matches("cafe", "cafés"));  // é is a letter: no boundary after "cafe"
   CHECK(matches("café", "the café opened"));
   CHECK_FALSE(matches("москва", "подмосковье"));
   CHECK(matches("москва", "Москва, Россия"));

@@ -18,9 +18,7 @@ namespace {
 
 const Normalizer& normalizer() { return Normalizer::instance(); }
 
-std::string norm(std::string_view input, NormalizeOptions opts = {}) {
-  return normalizer().normalize(input, opts);
-}
+std::string norm(std::string_view input, NormalizeOptions opts = {}) { return normalizer().normalize(input, opts); }
 
 std::string utf8(char32_t c) {
   std::string out;
@@ -37,10 +35,9 @@ std::string reference(std::string_view input, NormalizeOptions opts) {
   std::string repaired;
   lodestone::repair_utf8(input, repaired);
   UErrorCode status = U_ZERO_ERROR;
-  const icu::Normalizer2* n = opts.fold_case ? icu::Normalizer2::getNFKCCasefoldInstance(status)
-                                             : icu::Normalizer2::getNFKCInstance(status);
-  const icu::UnicodeString normalized =
-      n->normalize(icu::UnicodeString::fromUTF8(repaired), status);
+  const icu::Normalizer2* n =
+      opts.fold_case ? icu::Normalizer2::getNFKCCasefoldInstance(status) : icu::Normalizer2::getNFKCInstance(status);
+  const icu::UnicodeString normalized = n->normalize(icu::UnicodeString::fromUTF8(repaired), status);
   REQUIRE(U_SUCCESS(status));
   std::string out;
   for (int32_t p = 0; p < normalized.length();) {
@@ -66,8 +63,7 @@ void check_map_invariants(std::string_view input, const NormalizedText& nt) {
   const uint32_t n = nt.original_code_points();
   REQUIRE(nt.orig_byte.front() == 0);
   REQUIRE(nt.orig_byte.back() == input.size());
-  for (size_t k = 0; k + 1 < nt.orig_byte.size(); ++k)
-    REQUIRE(nt.orig_byte[k] < nt.orig_byte[k + 1]);
+  for (size_t k = 0; k + 1 < nt.orig_byte.size(); ++k) REQUIRE(nt.orig_byte[k] < nt.orig_byte[k + 1]);
   for (size_t i = 0; i < nt.text.size(); ++i) {
     INFO("output byte " << i);
     REQUIRE(nt.src_begin[i] < nt.src_end[i]);
@@ -85,14 +81,11 @@ void check_round_trip(std::string_view input, NormalizeOptions opts) {
   size_t i = 0;
   while (i < nt.text.size()) {
     size_t j = i + 1;
-    while (j < nt.text.size() && nt.src_begin[j] == nt.src_begin[i] &&
-           nt.src_end[j] == nt.src_end[i])
-      ++j;
+    while (j < nt.text.size() && nt.src_begin[j] == nt.src_begin[i] && nt.src_end[j] == nt.src_end[i]) ++j;
     const uint32_t from = nt.orig_byte[nt.src_begin[i]];
     const uint32_t to = nt.orig_byte[nt.src_end[i]];
     const std::string_view span = input.substr(from, to - from);
-    INFO("input " << input << ", output bytes [" << i << ", " << j << "), input bytes [" << from
-                  << ", " << to << ")");
+    INFO("input " << input << ", output bytes [" << i << ", " << j << "), input bytes [" << from << ", " << to << ")");
     CHECK(norm(span, opts) == nt.text.substr(i, j - i));
     i = j;
   }
@@ -166,8 +159,7 @@ TEST_CASE("a white-space run becomes one space mapped to the whole run", "[norma
   CHECK(norm("\u3000") == " ");
 }
 
-TEST_CASE("a white-space run interrupted by an invisible character is still one run",
-          "[normalizer]") {
+TEST_CASE("a white-space run interrupted by an invisible character is still one run", "[normalizer]") {
   NormalizedText nt;
   normalizer().normalize("a \u200b b", {}, nt);
   CHECK(nt.text == "a b");
@@ -272,35 +264,21 @@ TEST_CASE("each output span normalizes back to its output", "[normalizer]") {
   }
 }
 
-TEST_CASE("random mixes of tricky code points normalize like ICU over the whole string",
-          "[normalizer]") {
+TEST_CASE("random mixes of tricky code points normalize like ICU over the whole string", "[normalizer]") {
   // Combining marks, jamo, ligatures, white space, invisibles, Traditional Han, expansions,
   // supplementary characters and invalid bytes, so pieces meet in every order.
   const std::vector<std::string> pool = {
-      "a",          "E",          "e",
-      "o",          " ",          "\n",
-      "\t",         "\u00a0",     "\u3000",
-      "\u2028",     "\u0301",     "\u0308",
-      "\u0323",     "\u0316",     "\u0345",
-      "\u0344",     "\u0f73",     "\u093c",
-      "\u094d",     "\u0915",     "\u0958",
-      "\u1e9b",     "\u212b",     "\u2126",
-      "\u00a8",     "\u00df",     "\ufb01",
-      "\u0130",     "\u03a3",     "\u03c2",
-      "\u01c5",     "\uff21",     "\uff76",
-      "\uff9e",     "\u304b",     "\u3099",
-      "\u309b",     "\u1100",     "\u1161",
-      "\u11a8",     "\uac00",     "\u3131",
-      "\u200b",     "\u00ad",     "\ufeff",
-      "\u200d",     "\ufe0f",     "\u034f",
-      "\u2764",     "稀",         "土",
-      "國",         "關",         "中",
-      "乾",         "\uf9b5",     "\ufdfa",
-      "\u2460",     "\U0001F600", "\U0001D400",
-      "\U000E0041", "\U0002F800", "\U00020000",
-      "\U000110B9", "\U000110BA", "\xff",
-      "\xe7\xa8",   "\xc0\x80",   "\xed\xa0\x80",
-      "\xf0\x9f",   "7",          "-",
+      "a",          "E",          "e",          "o",          " ",          "\n",           "\t",
+      "\u00a0",     "\u3000",     "\u2028",     "\u0301",     "\u0308",     "\u0323",       "\u0316",
+      "\u0345",     "\u0344",     "\u0f73",     "\u093c",     "\u094d",     "\u0915",       "\u0958",
+      "\u1e9b",     "\u212b",     "\u2126",     "\u00a8",     "\u00df",     "\ufb01",       "\u0130",
+      "\u03a3",     "\u03c2",     "\u01c5",     "\uff21",     "\uff76",     "\uff9e",       "\u304b",
+      "\u3099",     "\u309b",     "\u1100",     "\u1161",     "\u11a8",     "\uac00",       "\u3131",
+      "\u200b",     "\u00ad",     "\ufeff",     "\u200d",     "\ufe0f",     "\u034f",       "\u2764",
+      "稀",         "土",         "國",         "關",         "中",         "乾",           "\uf9b5",
+      "\ufdfa",     "\u2460",     "\U0001F600", "\U0001D400", "\U000E0041", "\U0002F800",   "\U00020000",
+      "\U000110B9", "\U000110BA", "\xff",       "\xe7\xa8",   "\xc0\x80",   "\xed\xa0\x80", "\xf0\x9f",
+      "7",          "-",
   };
   std::mt19937 rng(20240611);
   std::uniform_int_distribution<size_t> pick(0, pool.size() - 1);
@@ -399,8 +377,7 @@ TEST_CASE("word characters are letters and digits of scripts written with spaces
     INFO("U+" << std::hex << static_cast<uint32_t>(c));
     CHECK(normalizer().is_word_char(c));
   }
-  for (char32_t c : {U'稀', U'ア', U'あ', U'한', U'ก', U' ', U'-', U'。', U'_', U'\U00020000',
-                     U'ー', U'\u0301'}) {
+  for (char32_t c : {U'稀', U'ア', U'あ', U'한', U'ก', U' ', U'-', U'。', U'_', U'\U00020000', U'ー', U'\u0301'}) {
     INFO("U+" << std::hex << static_cast<uint32_t>(c));
     CHECK_FALSE(normalizer().is_word_char(c));
   }

@@ -73,8 +73,12 @@ TEST_CASE("invalid UTF-8 in a line is replaced by U+FFFD and the post kept", "[p
   PostReader reader;
   Post post;
   std::string err;
-  REQUIRE(reader.parse_line("{\"body\": \"a\xff" "b\"}", "s", post, err) == LineOutcome::kPost);
-  CHECK(post.field("body") == "a\xef\xbf\xbd" "b");
+  REQUIRE(reader.parse_line("{\"body\": \"a\xff"
+                            "b\"}",
+                            "s", post, err) == LineOutcome::kPost);
+  CHECK(post.field("body") ==
+        "a\xef\xbf\xbd"
+        "b");
   CHECK(reader.last_repaired());
   CHECK(reader.counts().repaired_utf8 == 1);
 }

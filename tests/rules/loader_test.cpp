@@ -3,10 +3,10 @@
 
 #include "support.h"
 
+using Catch::Matchers::Contains;
 using lodestone::load_rule_set;
 using lodestone::testing::load_errors;
 using lodestone::testing::rules;
-using Catch::Matchers::Contains;
 
 TEST_CASE("a well-formed rule file loads with its rules, terms and entities", "[loader]") {
   auto set = rules(R"(
@@ -200,7 +200,8 @@ TEST_CASE("non-ASCII text outside strings is an error at the character, not a cr
 TEST_CASE("a quote where no string may start does not hide what follows it", "[loader]") {
   // Found by fuzzing: `=-"` is no string to toml++, which then tests the next characters as
   // white space.
-  CHECK_THAT(load_errors("[[rule]]\nid = \"x\"\nmatch =-\"AR-\xcd\x97" "b\"\n"),
+  CHECK_THAT(load_errors("[[rule]]\nid = \"x\"\nmatch =-\"AR-\xcd\x97"
+                         "b\"\n"),
              Contains("rules.toml:3:13: error: unexpected non-ASCII character outside a string"));
 }
 

@@ -23,10 +23,14 @@ std::string render_term(const TermSyntax& t) {
   std::string out = t.field.empty() ? "" : t.field + ":";
   const bool spaced = t.text.find(' ') != std::string::npos;
   switch (t.kind) {
-    case TermSyntax::Kind::kLiteral: return out + (spaced ? "\"" + t.text + "\"" : t.text);
-    case TermSyntax::Kind::kPrefix: return out + (spaced ? "\"" + t.text + "*\"" : t.text + "*");
-    case TermSyntax::Kind::kRegex: return out + "/" + t.text + "/";
-    case TermSyntax::Kind::kListRef: return out + "@" + t.text;
+    case TermSyntax::Kind::kLiteral:
+      return out + (spaced ? "\"" + t.text + "\"" : t.text);
+    case TermSyntax::Kind::kPrefix:
+      return out + (spaced ? "\"" + t.text + "*\"" : t.text + "*");
+    case TermSyntax::Kind::kRegex:
+      return out + "/" + t.text + "/";
+    case TermSyntax::Kind::kListRef:
+      return out + "@" + t.text;
   }
   return "?";
 }
@@ -35,12 +39,23 @@ std::string render_term(const TermSyntax& t) {
 std::string render(const QueryNode& n) {
   std::string head;
   switch (n.kind) {
-    case QueryNode::Kind::kTerm: return render_term(n.term);
-    case QueryNode::Kind::kAnd: head = "AND"; break;
-    case QueryNode::Kind::kOr: head = "OR"; break;
-    case QueryNode::Kind::kNot: head = "NOT"; break;
-    case QueryNode::Kind::kNear: head = std::string("NEAR/").append(std::to_string(n.count)); break;
-    case QueryNode::Kind::kAtLeast: head = std::string("ATLEAST/").append(std::to_string(n.count)); break;
+    case QueryNode::Kind::kTerm:
+      return render_term(n.term);
+    case QueryNode::Kind::kAnd:
+      head = "AND";
+      break;
+    case QueryNode::Kind::kOr:
+      head = "OR";
+      break;
+    case QueryNode::Kind::kNot:
+      head = "NOT";
+      break;
+    case QueryNode::Kind::kNear:
+      head = std::string("NEAR/").append(std::to_string(n.count));
+      break;
+    case QueryNode::Kind::kAtLeast:
+      head = std::string("ATLEAST/").append(std::to_string(n.count));
+      break;
   }
   std::string out = "(" + head;
   for (const auto& c : n.children) {
@@ -54,7 +69,8 @@ std::string render(const QueryNode& n) {
 std::string tree(std::string_view query) {
   QueryNode root;
   SyntaxError error;
-  if (!parse_query(query, root, error)) return std::string("error at ").append(std::to_string(error.offset)).append(": ").append(error.message);
+  if (!parse_query(query, root, error))
+    return std::string("error at ").append(std::to_string(error.offset)).append(": ").append(error.message);
   return render(root);
 }
 
@@ -77,7 +93,8 @@ TermSyntax term_of(std::string_view query) {
 std::string list_term(std::string_view written) {
   TermSyntax t;
   SyntaxError error;
-  if (!parse_list_term(written, t, error)) return std::string("error at ").append(std::to_string(error.offset)).append(": ").append(error.message);
+  if (!parse_list_term(written, t, error))
+    return std::string("error at ").append(std::to_string(error.offset)).append(": ").append(error.message);
   const char* kind = t.kind == TermSyntax::Kind::kLiteral  ? "literal"
                      : t.kind == TermSyntax::Kind::kPrefix ? "prefix"
                      : t.kind == TermSyntax::Kind::kRegex  ? "regex"
@@ -96,9 +113,7 @@ std::vector<const QueryNode*> terms_of(const QueryNode& root) {
   return out;
 }
 
-std::string span(std::string_view query, const QueryNode& n) {
-  return std::string(query.substr(n.offset, n.length));
-}
+std::string span(std::string_view query, const QueryNode& n) { return std::string(query.substr(n.offset, n.length)); }
 
 }  // namespace
 
@@ -144,9 +159,7 @@ TEST_CASE("chains of the same operator are one node with every operand", "[query
   CHECK(tree("a AND (b OR c)") == "(AND a (OR b c))");
 }
 
-TEST_CASE("NOT NOT is allowed and stays two NOTs", "[query]") {
-  CHECK(tree("NOT NOT a") == "(NOT (NOT a))");
-}
+TEST_CASE("NOT NOT is allowed and stays two NOTs", "[query]") { CHECK(tree("NOT NOT a") == "(NOT (NOT a))"); }
 
 // ---------------------------------------------------------------------------------------------
 // Operators and words
@@ -293,8 +306,8 @@ TEST_CASE("a field prefix must be followed at once by a term", "[query]") {
 }
 
 TEST_CASE("written is the term exactly as in the query", "[query]") {
-  const char* forms[] = {"word", "pre*", "\"a \\\"b\\\" c*\"", "/x\\/y/", "@list", "title:\"稀土 出口\"",
-                         "body:/a b/", "f:@l", "中國"};
+  const char* forms[] = {"word", "pre*", "\"a \\\"b\\\" c*\"", "/x\\/y/", "@list", "title:\"稀土 出口\"", "body:/a b/",
+                         "f:@l", "中國"};
   for (const char* form : forms) {
     INFO(form);
     QueryNode root = parsed(form);
@@ -477,8 +490,9 @@ TEST_CASE("a long flat query parses without deep recursion", "[query]") {
 }
 
 TEST_CASE("random token soup either parses with consistent spans or fails inside the query", "[query]") {
-  const char* pieces[] = {"a", "稀土", "AND", "OR", "NOT", "NEAR/2", "NEAR", "(", ")", ",", "ATLEAST(", "1",
-                          "\"p q*\"", "\"", "/r/", "/", "@l", "@", "t:", "x*", "*", "\\", " ", "\u3000"};
+  const char* pieces[] = {"a",  "稀土", "AND",      "OR", "NOT",      "NEAR/2", "NEAR", "(",
+                          ")",  ",",    "ATLEAST(", "1",  "\"p q*\"", "\"",     "/r/",  "/",
+                          "@l", "@",    "t:",       "x*", "*",        "\\",     " ",    "\u3000"};
   std::mt19937 rng(12345);
   std::uniform_int_distribution<size_t> pick(0, std::size(pieces) - 1);
   std::uniform_int_distribution<int> length(1, 12);
