@@ -423,27 +423,33 @@ class QueryParser {
     return true;
   }
 
-  // "quoted phrase": \" and \\ are its only escapes; a '*' just inside the closing quote makes
-  // it a prefix. On success i is just past the closing quote.
-  bool read_phrase(size_t& i, TermSyntax& term) {
-    const size_t open = i++;
-    std::string text;
-    bool closed = false;
+  // Reads from just past an opening delimiter to the first unescaped `close`. A backslash
+  // escapes the next character: the backslash is dropped before a character in `unescape` and
+  // kept, with the character, before any other. On success i is just past `close`.
+  bool read_delimited(size_t& i, char close, std::string_view unescape, std::string& text) {
     while (i < query_.size()) {
       const char c = query_[i];
-      if (c == '\\' && i + 1 < query_.size() && (query_[i + 1] == '"' || query_[i + 1] == '\\')) {
+      if (c == '\\' && i + 1 < query_.size()) {
+        if (unescape.find(query_[i + 1]) == std::string_view::npos) text += c;
         text += query_[i + 1];
         i += 2;
-      } else if (c == '"') {
+      } else if (c == close) {
         ++i;
-        closed = true;
-        break;
+        return true;
       } else {
         text += c;
         ++i;
       }
     }
-    if (!closed) return fail(open, "unterminated quoted phrase");
+    return false;
+  }
+
+  // "quoted phrase": \" and \\ are its only escapes; a '*' just inside the closing quote makes
+  // it a prefix. On success i is just past the closing quote.
+  bool read_phrase(size_t& i, TermSyntax& term) {
+    const size_t open = i++;
+    std::string text;
+    if (!read_delimited(i, '"', "\"\\", text)) return fail(open, "unterminated quoted phrase");
     if (is_blank(text)) return fail(open, "empty quoted phrase");
     if (query_[i - 2] == '*') {  // the last character inside the quotes; '*' is never escaped
       text.pop_back();
@@ -463,23 +469,7 @@ class QueryParser {
   bool read_regex(size_t& i, TermSyntax& term) {
     const size_t open = i++;
     std::string text;
-    bool closed = false;
-    while (i < query_.size()) {
-      const char c = query_[i];
-      if (c == '\\' && i + 1 < query_.size()) {
-        if (query_[i + 1] != '/') text += c;
-        text += query_[i + 1];
-        i += 2;
-      } else if (c == '/') {
-        ++i;
-        closed = true;
-        break;
-      } else {
-        text += c;
-        ++i;
-      }
-    }
-    if (!closed) return fail(open, "unterminated /regex/");
+    if (!read_delimited(i, '/', "/", text)) return fail(open, "unterminated /regex/");
     if (text.empty()) return fail(open, "empty /regex/");
     if (!ends_term(query_, i)) return fail(i, "expected a space after /regex/");
     term.kind = TermSyntax::Kind::kRegex;
