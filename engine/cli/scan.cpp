@@ -6,11 +6,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "engine/cli/commands.h"
 #include "engine/post_reader.h"
 #include "lodestone/engine.h"
+#include "rules/toml_source.h"
 
 namespace lodestone::cli {
 namespace {
@@ -103,15 +103,12 @@ class ScanRun {
   }
 
   void text_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    if (!rules::read_text_file(path, text_)) {
       std::cerr << path << ": error: cannot read\n";
       ++unreadable_;
       return;
     }
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    reader_.text_post(path, buf.str(), options_.source.empty() ? "file" : options_.source, post_);
+    reader_.text_post(path, text_, options_.source.empty() ? "file" : options_.source, post_);
     if (reader_.last_repaired()) std::cerr << path << ": warning: invalid UTF-8 replaced by U+FFFD\n";
     if (reader_.last_truncated()) {
       std::cerr << path << ": warning: text cut to " << options_.max_text_bytes << " bytes\n";
@@ -133,6 +130,7 @@ class ScanRun {
   PostReader reader_;
   Post post_;
   std::string line_;
+  std::string text_;
   std::string error_;
   std::string out_;
   bool color_ = false;
