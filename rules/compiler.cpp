@@ -205,6 +205,11 @@ class Compiler {
     if (!ctx.ok || diags_.error_count() > errors_before) return;
     rule.root = root_index;
 
+    // A term written twice in one rule is one Term: report its hits once. Sorting and dropping
+    // repeats once per rule stays linear-logarithmic for rules naming lists of many thousand terms.
+    std::sort(rule.positive_terms.begin(), rule.positive_terms.end());
+    rule.positive_terms.erase(std::unique(rule.positive_terms.begin(), rule.positive_terms.end()),
+                              rule.positive_terms.end());
     if (rule.positive_terms.empty() || eval_absent(root_index)) {
       file.error(
           diags_, "never-positive", def.match.place,
@@ -374,8 +379,7 @@ class Compiler {
     auto [it, added] = term_index_.emplace(std::move(key), static_cast<uint32_t>(out_.terms.size()));
     if (added) out_.terms.push_back(std::move(term));
     const uint32_t index = it->second;
-    auto& positive = ctx.rule->positive_terms;
-    if (!negated && std::find(positive.begin(), positive.end(), index) == positive.end()) positive.push_back(index);
+    if (!negated) ctx.rule->positive_terms.push_back(index);  // made unique once the rule is built
     Node n;
     n.kind = Node::Kind::kTerm;
     n.term = index;
@@ -397,7 +401,7 @@ class Compiler {
       if (!text.empty() && text.front() == ' ') text.erase(0, 1);
       if (!text.empty() && text.back() == ' ') text.pop_back();
       if (text.empty()) {
-        report_once(ctx, place, "empty-term", "term '" + written + "' is empty after normalization");
+        report_once(place, "empty-term", "term '" + written + "' is empty after normalization");
         return std::nullopt;
       }
       p.expression = literal_expression(text);
@@ -455,14 +459,13 @@ class Compiler {
     }
     if (problem.empty()) return true;
     std::string shown = written.size() >= 2 && written.front() == '/' ? written : "/" + expression + "/";
-    report_once(ctx, place, "bad-regex", shown + ": " + problem);
+    report_once(place, "bad-regex", shown + ": " + problem);
     return false;
   }
 
   // A list term is used by every rule that names its list; its problem is reported once, at the
   // term in its list (whose file may differ from the rule's).
-  void report_once(RuleContext& ctx, const SourcePlace& place, const char* code, const std::string& message) {
-    (void)ctx;
+  void report_once(const SourcePlace& place, const char* code, const std::string& message) {
     if (reported_.insert(place_text(place) + message).second) report_at(place, code, message);
   }
 
