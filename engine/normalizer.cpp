@@ -58,7 +58,7 @@ constexpr size_t kSlack = 64;
 constexpr int kBlockBits = 8;
 constexpr size_t kBlockSize = size_t{1} << kBlockBits;
 constexpr size_t kStage1Size = 0x110000 >> kBlockBits;
-constexpr int kForms = 4;
+constexpr int kForms = 4;  // the tables' forms: case × Chinese (names are a pass after)
 
 constexpr char32_t kReplacement = 0xFFFD;
 constexpr char kReplacementUtf8[] = "\xEF\xBF\xBD";
@@ -217,6 +217,34 @@ bool compute_word_char(char32_t c) {
   return false;
 }
 
+// A letter or digit that is not a word character: Han, kana, Hangul, Thai, ...
+bool compute_unspaced(char32_t c) {
+  if (c > 0x10FFFF) return false;
+  return (U_GET_GC_MASK(static_cast<UChar32>(c)) & (U_GC_L_MASK | U_GC_N_MASK)) != 0 && !compute_word_char(c);
+}
+
+bool is_ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// What the name form does with a code point.
+enum class NameClass { kKeep, kApostrophe, kPunctuation };
+
+NameClass name_class(char32_t c) {
+  switch (c) {
+    case U'\'':
+    case U'`':
+    case U'\u2018':
+    case U'\u2019':
+    case U'\u02BC':
+    case U'\u02BB':
+    case U'\u2032':
+      return NameClass::kApostrophe;
+    case U' ':
+      return NameClass::kPunctuation;
+    default:
+      return (U_GET_GC_MASK(static_cast<UChar32>(c)) & U_GC_P_MASK) != 0 ? NameClass::kPunctuation : NameClass::kKeep;
+  }
+}
+
 void append_utf8_unchecked(std::string& out, char32_t c) {
   if (c < 0x80) {
     out.push_back(static_cast<char>(c));
@@ -265,6 +293,17 @@ struct Normalizer::Tables {
   std::vector<std::pair<char32_t, char32_t>> simplified;
 
   std::array<uint64_t, 0x10000 / 64> word_bmp{};
+  std::array<uint64_t, 0x10000 / 64> unspaced_bmp{};  // letters and digits of unspaced scripts
+
+  bool is_word(char32_t c) const {
+    if (c < 0x10000) return (word_bmp[c >> 6] >> (c & 63)) & 1;
+    return compute_word_char(c);
+  }
+  bool is_unspaced(char32_t c) const {
+    if (c < 0x10000) return (unspaced_bmp[c >> 6] >> (c & 63)) & 1;
+    return compute_unspaced(c);
+  }
+  void fold_names(const NormalizedText& in, NormalizedText& out) const;
 
   uint32_t entry(int form, char32_t c) const {
     return blocks[(size_t{stage1[static_cast<size_t>(form)][c >> kBlockBits]} << kBlockBits) | (c & (kBlockSize - 1))];
@@ -488,7 +527,7 @@ void Normalizer::Tables::build_forms() {
 
 void Normalizer::Tables::build_ascii() {
   for (int fold = 0; fold < 2; ++fold) {
-    const int form = NormalizeOptions{fold == 0, true}.form();
+    const int form = NormalizeOptions{fold == 0, true, false}.form();
     for (char32_t c = 0; c < 128; ++c) {
       const uint32_t e = entry(form, c);
       char out;
@@ -519,7 +558,160 @@ void Normalizer::Tables::build_ascii() {
 void Normalizer::Tables::build_word_chars() {
   for (char32_t c = 0; c < 0x10000; ++c) {
     if (compute_word_char(c)) word_bmp[c >> 6] |= uint64_t{1} << (c & 63);
+    if (compute_unspaced(c)) unspaced_bmp[c >> 6] |= uint64_t{1} << (c & 63);
   }
+}
+
+// The name form, in place over normalized text (it only ever drops bytes or turns a
+// punctuation character into one space, so it writes behind where it reads). A space is
+// written only once the next kept character is known, since next to an unspaced letter it goes.
+void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& out) const {
+  // ASCII: 0 kept (1 when a word character), 2 apostrophe, 3 punctuation or space.
+  static const std::array<uint8_t, 128> kAscii = [] {
+    std::array<uint8_t, 128> a{};
+    for (int c = 0; c < 128; ++c) {
+      const NameClass cls = name_class(static_cast<char32_t>(c));
+      const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      a[static_cast<size_t>(c)] = cls == NameClass::kApostrophe ? 2 : cls == NameClass::kPunctuation ? 3 : alnum;
+    }
+    return a;
+  }();
+  // Reads `in`, writes `out`; when they are one object, writing stays behind reading.
+  const size_t n = in.text.size();
+  if (&in != &out) {
+    out.text.resize(n);
+    out.src_begin.resize(n);
+    out.src_end.resize(n);
+    out.orig_byte = in.orig_byte;
+    out.invalid_sequences = in.invalid_sequences;
+  }
+  const std::string_view s = in.text;
+  const char* text = in.text.data();
+  const uint32_t* begin = in.src_begin.data();
+  const uint32_t* end = in.src_end.data();
+  char* to_text = out.text.data();
+  uint32_t* to_begin = out.src_begin.data();
+  uint32_t* to_end = out.src_end.data();
+  auto word_at = [&](size_t i) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    return b < 0x80 ? kAscii[b] == 1 : is_word(decode_utf8_at(s, i));
+  };
+  size_t w = 0;
+  bool prev_word = false;      // the last character written is a word character
+  bool prev_unspaced = false;  //   or a letter or digit of an unspaced script
+  size_t word_tail = 0;        // word characters ending the output, up to 2
+  bool tail_letter = false;    //   the last of which is a letter
+  bool space = false;          // a space is due before the next kept character
+  uint32_t space_begin = 0;
+  uint32_t space_end = 0;
+  for (size_t r = 0; r < n;) {
+#if defined(__SSE2__)
+    // 16 bytes of ASCII letters, digits and single spaces, not ending in a space, are the same in
+    // the name form: copied as a block with their maps.
+    if (!space && r + 16 <= n) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text + r));
+      const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+      const __m128i letter =
+          _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)), _mm_cmplt_epi8(lower, _mm_set1_epi8('z' + 1)));
+      const __m128i digit =
+          _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+      const auto spaces = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' '))));
+      const auto words = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(letter, digit)));
+      const bool first_ok = (spaces & 1) == 0 || (w != 0 && !prev_unspaced);
+      if ((words | spaces) == 0xFFFF && (spaces & 0x8000) == 0 && (spaces & (spaces >> 1)) == 0 && first_ok) {
+        if (to_text != text || w != r) {
+          std::memmove(to_text + w, text + r, 16);
+          std::memmove(to_begin + w, begin + r, 16 * sizeof(uint32_t));
+          std::memmove(to_end + w, end + r, 16 * sizeof(uint32_t));
+        }
+        word_tail = (words & 0x4000) ? 2 : 1;  // the last byte is a word character; is the one before?
+        tail_letter = static_cast<unsigned char>(text[r + 15]) >= 'A';
+        prev_word = true;
+        prev_unspaced = false;
+        w += 16;
+        r += 16;
+        continue;
+      }
+    }
+#endif
+    const auto b = static_cast<unsigned char>(text[r]);
+    size_t len = 1;
+    NameClass cls;
+    char32_t c = b;
+    if (b < 0x80) {
+      const uint8_t k = kAscii[b];
+      if (k <= 1 && !space) {
+        // Kept ASCII, the bulk of most text: one byte, no decoding, no call.
+        to_text[w] = text[r];
+        to_begin[w] = begin[r];
+        to_end[w] = end[r];
+        ++w;
+        ++r;
+        word_tail = k == 1 ? std::min<size_t>(2, word_tail + 1) : 0;
+        tail_letter = k == 1 && b >= 'A';  // a word character at or above 'A' is a letter
+        prev_word = k == 1;
+        prev_unspaced = false;
+        continue;
+      }
+      cls = k == 2 ? NameClass::kApostrophe : k == 3 ? NameClass::kPunctuation : NameClass::kKeep;
+    } else {
+      len = std::min(b < 0xE0 ? size_t{2} : b < 0xF0 ? size_t{3} : size_t{4}, n - r);
+      c = decode_utf8_at(s, r);
+      cls = name_class(c);
+    }
+    if (cls == NameClass::kApostrophe) {
+      const size_t next = r + len;
+      if (!space && prev_word && next < n && word_at(next)) {
+        const char following = text[next];
+        const bool possessive = (following == 's' || following == 'S') && (next + 1 == n || !word_at(next + 1));
+        if (!possessive) {
+          r += len;  // dropped: "qa'ida" is "qaida"
+          continue;
+        }
+      }
+      cls = NameClass::kPunctuation;
+    }
+    if (cls == NameClass::kPunctuation && c == U'.' && !space && word_tail == 1 && tail_letter) {
+      r += len;  // the period of an initial: "s.a." is "sa", "u.s." is "us"
+      continue;
+    }
+    if (cls == NameClass::kPunctuation) {
+      if (!space) space_begin = begin[r];
+      space = true;
+      space_end = end[r + len - 1];
+      r += len;
+      continue;
+    }
+    const bool word = b < 0x80 ? kAscii[b] == 1 : is_word(c);
+    const bool unspaced = b >= 0x80 && !word && is_unspaced(c);
+    if (space) {
+      if (w != 0 && !prev_unspaced && !unspaced) {
+        to_text[w] = ' ';
+        to_begin[w] = space_begin;
+        to_end[w] = space_end;
+        ++w;
+        word_tail = 0;
+      }
+      space = false;
+    }
+    word_tail = word ? std::min<size_t>(2, word_tail + 1) : 0;
+    tail_letter = word && (b < 0x80 ? is_ascii_letter(static_cast<char>(b))
+                                    : (U_GET_GC_MASK(static_cast<UChar32>(c)) & U_GC_L_MASK) != 0);
+    if (to_text + w != text + r) {
+      for (size_t j = 0; j < len; ++j) {
+        to_text[w + j] = text[r + j];
+        to_begin[w + j] = begin[r + j];
+        to_end[w + j] = end[r + j];
+      }
+    }
+    w += len;
+    r += len;
+    prev_word = word;
+    prev_unspaced = unspaced;
+  }
+  out.text.resize(w);
+  out.src_begin.resize(w);
+  out.src_end.resize(w);
 }
 
 // A code point that may combine with what precedes it: ICU normalizes the whole segment,
@@ -529,7 +721,7 @@ void Normalizer::Tables::build_word_chars() {
 Normalizer::Tables::SegmentEnd Normalizer::Tables::compose_segment(NormalizeOptions opts, const uint8_t* s, size_t n,
                                                                    size_t from, uint32_t k0, uint32_t* orig_byte,
                                                                    NormalizedText& out, Cursor cur) const {
-  const int form = opts.form();
+  const int form = opts.form() & 3;
   icu::UnicodeString segment;
   size_t j = from;
   uint32_t k = k0;
@@ -584,7 +776,7 @@ const Normalizer& Normalizer::instance() {
 
 void Normalizer::normalize(std::string_view input, NormalizeOptions opts, NormalizedText& out) const {
   const Tables& t = *tables_;
-  const int form = opts.form();
+  const int form = opts.form() & 3;  // the tables' form: names are folded after
   const auto& stage1 = t.stage1[static_cast<size_t>(form)];
   const uint32_t* blocks = t.blocks.data();
   const uint64_t* plain = t.plain_bmp[static_cast<size_t>(form)].data();
@@ -745,6 +937,7 @@ void Normalizer::normalize(std::string_view input, NormalizeOptions opts, Normal
   out.src_begin.resize(cur.pos);
   out.src_end.resize(cur.pos);
   out.invalid_sequences = invalid;
+  if (opts.fold_names) t.fold_names(out, out);
 }
 
 std::string Normalizer::normalize(std::string_view input, NormalizeOptions opts) const {
@@ -753,10 +946,9 @@ std::string Normalizer::normalize(std::string_view input, NormalizeOptions opts)
   return std::move(out.text);
 }
 
-bool Normalizer::is_word_char(char32_t c) const {
-  if (c < 0x10000) return (tables_->word_bmp[c >> 6] >> (c & 63)) & 1;
-  return compute_word_char(c);
-}
+void Normalizer::fold_names(const NormalizedText& in, NormalizedText& out) const { tables_->fold_names(in, out); }
+
+bool Normalizer::is_word_char(char32_t c) const { return tables_->is_word(c); }
 
 char32_t Normalizer::to_simplified(char32_t c) const { return tables_->simplify(c); }
 

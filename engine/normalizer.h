@@ -12,14 +12,17 @@ namespace lodestone {
 
 // Which foldings apply. Case folding and Traditional→Simplified folding can each be turned off
 // per rule (case_sensitive = true, fold_chinese = false); NFKC, dropping invisible format
-// characters and folding white-space runs always apply.
+// characters and folding white-space runs always apply. Entity names are matched in the name
+// form (fold_names), where punctuation and spacing variants of a name are one text.
 struct NormalizeOptions {
   bool fold_case = true;
   bool fold_chinese = true;
+  bool fold_names = false;
 
-  // 0..3, an index for per-form arrays: bit 0 set when case is kept, bit 1 when Chinese is kept.
-  int form() const { return (fold_case ? 0 : 1) | (fold_chinese ? 0 : 2); }
-  static NormalizeOptions from_form(int form) { return {(form & 1) == 0, (form & 2) == 0}; }
+  // 0..7, an index for per-form arrays: bit 0 set when case is kept, bit 1 when Chinese is kept,
+  // bit 2 when names are folded.
+  int form() const { return (fold_case ? 0 : 1) | (fold_chinese ? 0 : 2) | (fold_names ? 4 : 0); }
+  static NormalizeOptions from_form(int form) { return {(form & 1) == 0, (form & 2) == 0, (form & 4) != 0}; }
 };
 
 // The normalized text of one input and the map back to the input.
@@ -49,10 +52,22 @@ class Normalizer {
   //  3. Default_Ignorable_Code_Point characters dropped (ZWSP, soft hyphen, BOM, ZWJ, variation
   //     selectors, ...);
   //  4. Traditional→Simplified Chinese, one code point to one, when opts.fold_chinese;
-  //  5. every run of White_Space characters becomes one U+0020.
+  //  5. every run of White_Space characters becomes one U+0020;
+  //  6. with opts.fold_names, the name form (docs/rule-language.md, "Entity names"):
+  //     - an apostrophe (' ` ‘ ’ ʼ ʻ ′) between two word characters is dropped ("qa'ida" → "qaida"),
+  //       except before a final "s" ("bessent's" → "bessent s", so the possessive keeps the
+  //       name's boundary); elsewhere it is punctuation;
+  //     - a period after a lone letter (an initial) is dropped: "S.A.", "U.S." → "sa", "us";
+  //     - other punctuation (Unicode P*) is a space: "al-qa'ida", "co., ltd." → "al qaida", "co ltd";
+  //     - a run of spaces is one space, and no space is kept next to a letter or digit of an
+  //       unspaced script (Han, kana, ...): "史考特·貝森特" → "史考特贝森特".
   // Table-driven per code point, with an ASCII fast path; only a segment that may compose
   // (a combining mark, a Hangul jamo, ...) goes through ICU's normalizer as a whole.
   void normalize(std::string_view input, NormalizeOptions opts, NormalizedText& out) const;
+
+  // Step 6 alone: the name form of `in`, which was normalized without fold_names, into `out`
+  // (another object), as normalize() with fold_names would give it.
+  void fold_names(const NormalizedText& in, NormalizedText& out) const;
 
   // Convenience for rule terms and tests: the normalized text only.
   std::string normalize(std::string_view input, NormalizeOptions opts = {}) const;

@@ -447,3 +447,159 @@ TEST_CASE("UTF-8 helpers decode and encode one code point", "[normalizer]") {
   CHECK(utf8(0xD800) == "\uFFFD");
   CHECK(utf8(0x110000) == "\uFFFD");
 }
+
+// ---- the name form (entity names) ----
+
+namespace {
+constexpr NormalizeOptions kNames{true, true, true};
+}  // namespace
+
+TEST_CASE("the name form folds punctuation and spacing variants of a name into one text", "[normalizer][names]") {
+  CHECK(norm("Al-Qa'ida", kNames) == "al qaida");
+  CHECK(norm("Al Qaida", kNames) == "al qaida");
+  CHECK(norm("AL QA'IDA", kNames) == "al qaida");
+  CHECK(norm("al\u2014qa\u2019ida", kNames) == "al qaida");
+  CHECK(norm("ANGLO-CARIBBEAN CO., LTD.", kNames) == "anglo caribbean co ltd");
+  CHECK(norm("  (Anglo -- Caribbean)  Co  Ltd ", kNames) == "anglo caribbean co ltd");
+  CHECK(norm("ＡＬ－ＱＡ'ＩＤＡ", kNames) == "al qaida");
+}
+
+TEST_CASE("the name form drops the periods of initials", "[normalizer][names]") {
+  CHECK(norm("Rosneft Trading S.A.", kNames) == "rosneft trading sa");
+  CHECK(norm("Rosneft Trading SA", kNames) == "rosneft trading sa");
+  CHECK(norm("U.S. Steel", kNames) == "us steel");
+  CHECK(norm("J. Smith", kNames) == "j smith");
+  CHECK(norm("é.g.", kNames) == "ég");
+  // Not after a word of two letters or more, nor after a digit.
+  CHECK(norm("Co. Ltd.", kNames) == "co ltd");
+  CHECK(norm("version 3.5", kNames) == "version 3 5");
+  CHECK(norm("AB.C", kNames) == "ab c");
+}
+
+TEST_CASE("the name form keeps a possessive s apart, so the name keeps its boundary", "[normalizer][names]") {
+  CHECK(norm("Bessent's remarks", kNames) == "bessent s remarks");
+  CHECK(norm("BESSENT\u2019S", NormalizeOptions{false, true, true}) == "BESSENT S");
+  CHECK(norm("Rifa'i Ahmad", kNames) == "rifai ahmad");
+  CHECK(norm("the Houthis' leader", kNames) == "the houthis leader");
+  CHECK(norm("'Abd al-'Aziz", kNames) == "abd al aziz");
+}
+
+TEST_CASE("the name form drops spaces and dots next to Han and kana", "[normalizer][names]") {
+  CHECK(norm("史考特·貝森特", kNames) == "史考特贝森特");
+  CHECK(norm("史考特・貝森特", kNames) == "史考特贝森特");
+  CHECK(norm("史考特 貝森特", kNames) == "史考特贝森特");
+  CHECK(norm("史考特貝森特", kNames) == "史考特贝森特");
+  CHECK(norm("財長·Bessent 說", kNames) == "财长bessent说");
+  CHECK(norm("「貝森特」", kNames) == "贝森特");
+}
+
+TEST_CASE("the name form leaves symbols and letters alone and maps back to the input", "[normalizer][names]") {
+  CHECK(norm("AT&T + $5", kNames) == "at t + $5");
+  CHECK(norm("O'Brien", NormalizeOptions{false, true, true}) == "OBrien");
+  const std::vector<std::string> inputs = {
+      "Al-Qa'ida's chief, Dr. Ayman AL-ZAWAHIRI (a.k.a. 'the Doctor')",
+      "史考特·貝森特表示，「稀土」出口 — 'quoted' ‘curly’",
+      "  leading and trailing punctuation... ",
+      "bad \xff\xfe bytes's \xe7\xa8 here",
+  };
+  NormalizedText nt;
+  NormalizedText base;
+  NormalizedText derived;
+  for (const auto& input : inputs) {
+    INFO(input);
+    normalizer().normalize(input, kNames, nt);
+    check_map_invariants(input, nt);
+    // Derived from the plain form (what the matcher does), the same text and maps.
+    normalizer().normalize(input, NormalizeOptions{}, base);
+    normalizer().fold_names(base, derived);
+    CHECK(derived.text == nt.text);
+    CHECK(derived.src_begin == nt.src_begin);
+    CHECK(derived.src_end == nt.src_end);
+    CHECK(derived.orig_byte == nt.orig_byte);
+    CHECK(nt.text.find("  ") == std::string::npos);
+    CHECK((nt.text.empty() || (nt.text.front() != ' ' && nt.text.back() != ' ')));
+  }
+}
+
+namespace {
+
+// The name form's rules one code point at a time over the plain normalized text, as
+// normalizer.h states them: the reference for the table- and block-driven pass.
+std::string reference_names(const std::string& plain) {
+  const Normalizer& n = normalizer();
+  std::vector<char32_t> cps;
+  for (size_t i = 0; i < plain.size();) {
+    cps.push_back(lodestone::decode_utf8_at(plain, i));
+    const auto b = static_cast<unsigned char>(plain[i]);
+    i += b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+  }
+  auto word = [&](char32_t c) { return n.is_word_char(c); };
+  auto letter = [](char32_t c) { return (U_GET_GC_MASK(static_cast<UChar32>(c)) & U_GC_L_MASK) != 0; };
+  auto unspaced = [&](char32_t c) {
+    return (U_GET_GC_MASK(static_cast<UChar32>(c)) & (U_GC_L_MASK | U_GC_N_MASK)) != 0 && !word(c);
+  };
+  auto apostrophe = [](char32_t c) {
+    return c == U'\'' || c == U'`' || c == U'\u2018' || c == U'\u2019' || c == U'\u02BC' || c == U'\u02BB' ||
+           c == U'\u2032';
+  };
+  auto punct = [](char32_t c) { return c == U' ' || (U_GET_GC_MASK(static_cast<UChar32>(c)) & U_GC_P_MASK) != 0; };
+  std::vector<char32_t> out;
+  bool pending = false;
+  for (size_t i = 0; i < cps.size(); ++i) {
+    const char32_t c = cps[i];
+    bool as_punct = punct(c);
+    if (apostrophe(c)) {
+      if (!pending && !out.empty() && word(out.back()) && i + 1 < cps.size() && word(cps[i + 1])) {
+        const bool possessive =
+            (cps[i + 1] == U's' || cps[i + 1] == U'S') && (i + 2 == cps.size() || !word(cps[i + 2]));
+        if (!possessive) continue;
+      }
+      as_punct = true;
+    }
+    if (c == U'.' && !pending && !out.empty() && word(out.back()) && letter(out.back()) &&
+        (out.size() == 1 || !word(out[out.size() - 2]))) {
+      continue;
+    }
+    if (as_punct) {
+      pending = true;
+      continue;
+    }
+    if (pending && !out.empty() && !unspaced(out.back()) && !unspaced(c)) out.push_back(U' ');
+    pending = false;
+    out.push_back(c);
+  }
+  std::string text;
+  for (char32_t c : out) lodestone::append_utf8(text, c);
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("the name form agrees with a code point reference on long random mixes", "[normalizer][names]") {
+  const std::vector<std::string> pool = {
+      "a",  "B", "z", "q", "7", " ", "  ", ".", ",", "-", "'", "\u2019", "s", "S", "'s ", "co", "ltd", "U", "x.",
+      "(", ")", "\"", "稀", "國", "·", "・", "、", "é", "\u0301", "Ω", "+", "$", "&", "\t", "\n", "AB", "\u3000",
+      "abcdefghijklmnop", "QRSTUVWXYZ012345", "the quick brown fox ",
+  };
+  std::mt19937 rng(20261129);
+  std::uniform_int_distribution<size_t> pick(0, pool.size() - 1);
+  std::uniform_int_distribution<int> length(1, 80);
+  NormalizedText plain;
+  NormalizedText names;
+  NormalizedText derived;
+  for (int round = 0; round < 3000; ++round) {
+    std::string input;
+    for (int j = length(rng); j > 0; --j) input += pool[pick(rng)];
+    for (bool fold_case : {true, false}) {
+      INFO("round " << round << " input '" << input << "' fold_case " << fold_case);
+      normalizer().normalize(input, NormalizeOptions{fold_case, true, false}, plain);
+      normalizer().normalize(input, NormalizeOptions{fold_case, true, true}, names);
+      REQUIRE(names.text == reference_names(plain.text));
+      check_map_invariants(input, names);
+      normalizer().fold_names(plain, derived);
+      REQUIRE(derived.text == names.text);
+      REQUIRE(derived.src_begin == names.src_begin);
+      REQUIRE(derived.src_end == names.src_end);
+    }
+  }
+}
