@@ -49,10 +49,17 @@ std::string to_json(const Alert& a) {
                                  {"start", m.start},       {"end", m.end},        {"byte_start", m.byte_start},
                                  {"byte_end", m.byte_end}, {"snippet", m.snippet}};
     if (!m.entity.empty()) jm["entity"] = m.entity;
+    if (!m.entity_list.empty()) jm["list"] = m.entity_list;
     matches.push_back(std::move(jm));
   }
   auto& entities = j["entities"] = nlohmann::ordered_json::array();
-  for (const auto& e : a.entities) entities.push_back({{"id", e.id}, {"name", e.name}, {"alias", e.alias}});
+  for (const auto& e : a.entities) {
+    nlohmann::ordered_json je = {{"id", e.id}, {"name", e.name}};
+    if (!e.kind.empty()) je["kind"] = e.kind;
+    if (!e.list.empty()) je["list"] = e.list;
+    je["alias"] = e.alias;
+    entities.push_back(std::move(je));
+  }
   j["matched_at"] = a.matched_at;
   // Invalid UTF-8 never reaches an alert (readers repair it), but never throw on output either.
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);

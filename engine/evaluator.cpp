@@ -11,7 +11,74 @@ bool ScannerState::term_hit_ok(const compiled::Term& term, const Hit& hit) const
   if (term.need_left_boundary && hit.prev_word) return false;
   if (term.need_right_boundary && hit.next_word) return false;
   const FieldSlot& slot = slots[hit.slot];
-  return term.scope.contains(slot.field_id, slot.is_text);
+  if (!term.scope.contains(slot.field_id, slot.is_text)) return false;
+  return term.exclude_count == 0 || !excluded(term, hit);
+}
+
+// Whether the hit lies inside an occurrence of one of the term's exclude phrases (which are
+// matched in the same form, so offsets compare).
+bool ScannerState::excluded(const compiled::Term& term, const Hit& hit) const {
+  for (uint32_t i = 0; i < term.exclude_count; ++i) {
+    const compiled::Term& phrase = rules.terms[rules.exclude_terms[term.exclude_first + i]];
+    if (pattern_gen[phrase.pattern] != gen) continue;
+    for (uint32_t h = pattern_head[phrase.pattern]; h != kNoHit; h = hits[h].next) {
+      const Hit& ex = hits[h];
+      if (ex.slot == hit.slot && ex.start <= hit.start && ex.end >= hit.end && term_hit_ok(phrase, ex)) return true;
+    }
+  }
+  return false;
+}
+
+// Decided once per post however many rules share the term.
+bool ScannerState::term_occurs(uint32_t t) {
+  if (term_gen[t] == gen) return term_found[t];
+  const compiled::Term& term = rules.terms[t];
+  bool found_one = false;
+  if (pattern_gen[term.pattern] == gen) {
+    for (uint32_t h = pattern_head[term.pattern]; h != kNoHit && !found_one; h = hits[h].next) {
+      found_one = term_hit_ok(term, hits[h]);
+    }
+  }
+  term_gen[t] = gen;
+  term_found[t] = found_one;
+  return found_one;
+}
+
+// Calls f(term) for each term of a kEntities node whose pattern was hit in this post: through
+// the post's hit patterns when they are fewer than the node's terms (the usual case for a list
+// of thousands of names), else through the node's terms. Stops when f returns true.
+template <typename F>
+void ScannerState::for_each_hit_entity_term(const Node& n, F&& f) const {
+  const compiled::PatternTerm* begin = rules.entity_terms.data() + n.first;
+  const compiled::PatternTerm* end = begin + n.child_count;
+  if (hit_patterns.size() < n.child_count) {
+    for (uint32_t p : hit_patterns) {
+      auto it = std::lower_bound(begin, end, compiled::PatternTerm{p, 0});
+      for (; it != end && it->pattern == p; ++it) {
+        if (f(it->term)) return;
+      }
+    }
+    return;
+  }
+  for (auto it = begin; it != end; ++it) {
+    if (pattern_gen[it->pattern] == gen && f(it->term)) return;
+  }
+}
+
+// The different entities of a kEntities node that occur, counted up to `need`.
+uint32_t ScannerState::count_entities(const Node& n, uint32_t need) {
+  if (++count_stamp == 0) {  // wrapped: forget every old stamp
+    std::fill(entity_counted.begin(), entity_counted.end(), 0);
+    count_stamp = 1;
+  }
+  uint32_t count = 0;
+  for_each_hit_entity_term(n, [&](uint32_t t) {
+    const auto entity = static_cast<size_t>(rules.terms[t].entity);
+    if (entity_counted[entity] == count_stamp || !term_occurs(t)) return false;
+    entity_counted[entity] = count_stamp;
+    return ++count >= need;
+  });
+  return count;
 }
 
 bool ScannerState::evaluate(uint32_t rule) {
@@ -23,20 +90,10 @@ bool ScannerState::eval_node(uint32_t index) {
   const Node& n = rules.nodes[index];
   const uint32_t* kids = rules.children.data() + n.first;
   switch (n.kind) {
-    case Node::Kind::kTerm: {
-      // Decided once per post however many rules share the term.
-      if (term_gen[n.term] == gen) return term_found[n.term];
-      const compiled::Term& term = rules.terms[n.term];
-      bool found_one = false;
-      if (pattern_gen[term.pattern] == gen) {
-        for (uint32_t h = pattern_head[term.pattern]; h != kNoHit && !found_one; h = hits[h].next) {
-          found_one = term_hit_ok(term, hits[h]);
-        }
-      }
-      term_gen[n.term] = gen;
-      term_found[n.term] = found_one;
-      return found_one;
-    }
+    case Node::Kind::kTerm:
+      return term_occurs(n.term);
+    case Node::Kind::kEntities:
+      return count_entities(n, 1) == 1;
     case Node::Kind::kAny:
     case Node::Kind::kOr:
       for (uint32_t i = 0; i < n.child_count; ++i) {
@@ -52,13 +109,36 @@ bool ScannerState::eval_node(uint32_t index) {
       return !eval_node(kids[0]);
     case Node::Kind::kAtLeast: {
       uint32_t occurring = 0;
-      for (uint32_t i = 0; i < n.child_count && occurring < n.count; ++i) occurring += eval_node(kids[i]);
+      for (uint32_t i = 0; i < n.child_count && occurring < n.count; ++i) {
+        const Node& kid = rules.nodes[kids[i]];
+        occurring +=
+            kid.kind == Node::Kind::kEntities ? count_entities(kid, n.count - occurring) : uint32_t{eval_node(kids[i])};
+      }
       return occurring >= n.count;
     }
     case Node::Kind::kNear: {
       occurrences.clear();
       collect_occurrences(kids[0], false);
       collect_occurrences(kids[1], true);
+      if (occurrences.empty()) return false;
+      // Distances are counted in one normalized text: an entity name's hit (name form) beside
+      // another term's is moved into the rule's own form through the original text.
+      uint8_t near_form = occurrences.front().form;
+      for (const Occurrence& o : occurrences) {
+        if (o.form != near_form) near_form = eval_form;
+      }
+      for (Occurrence& o : occurrences) {
+        if (o.form == near_form) continue;
+        const NormalizedText& from = slots[o.slot].norm[o.form];
+        const NormalizedText& to = slots[o.slot].norm[near_form];
+        const uint32_t orig_start = from.src_begin[o.start];
+        const uint32_t orig_end = from.src_end[o.end - 1];
+        o.start = static_cast<uint32_t>(std::lower_bound(to.src_begin.begin(), to.src_begin.end(), orig_start) -
+                                        to.src_begin.begin());
+        o.end = static_cast<uint32_t>(std::lower_bound(to.src_begin.begin(), to.src_begin.end(), orig_end) -
+                                      to.src_begin.begin());
+        o.form = near_form;
+      }
       std::sort(occurrences.begin(), occurrences.end(), [](const Occurrence& x, const Occurrence& y) {
         return x.slot != y.slot ? x.slot < y.slot : x.start < y.start;
       });
@@ -78,7 +158,7 @@ bool ScannerState::eval_node(uint32_t index) {
           if (other_end >= o.start) return true;  // overlapping or touching: 0 apart
           // Characters of normalized text between the two: count code points, but stop once
           // past n (a code point is at most 4 bytes, at least 1).
-          const std::string& text = slots[o.slot].norm[eval_form].text;
+          const std::string& text = slots[o.slot].norm[near_form].text;
           const auto from = static_cast<size_t>(other_end);
           if (o.start - from <= n.count) return true;
           uint32_t chars = 0;
@@ -96,15 +176,24 @@ bool ScannerState::eval_node(uint32_t index) {
   return false;
 }
 
+void ScannerState::add_occurrences(uint32_t t, bool is_b) {
+  const compiled::Term& term = rules.terms[t];
+  if (pattern_gen[term.pattern] != gen) return;
+  const uint8_t form = rules.patterns[term.pattern].form;
+  for (uint32_t h = pattern_head[term.pattern]; h != kNoHit; h = hits[h].next) {
+    const Hit& hit = hits[h];
+    if (term_hit_ok(term, hit)) occurrences.push_back({hit.slot, hit.start, hit.end, form, is_b});
+  }
+}
+
 void ScannerState::collect_occurrences(uint32_t index, bool is_b) {
   const Node& n = rules.nodes[index];
-  if (n.kind == Node::Kind::kTerm) {
-    const compiled::Term& term = rules.terms[n.term];
-    if (pattern_gen[term.pattern] != gen) return;
-    for (uint32_t h = pattern_head[term.pattern]; h != kNoHit; h = hits[h].next) {
-      const Hit& hit = hits[h];
-      if (term_hit_ok(term, hit)) occurrences.push_back({hit.slot, hit.start, hit.end, is_b});
-    }
+  if (n.kind == Node::Kind::kTerm) return add_occurrences(n.term, is_b);
+  if (n.kind == Node::Kind::kEntities) {
+    for_each_hit_entity_term(n, [&](uint32_t t) {
+      add_occurrences(t, is_b);
+      return false;
+    });
     return;
   }
   for (uint32_t i = 0; i < n.child_count; ++i) collect_occurrences(rules.children[n.first + i], is_b);
@@ -151,12 +240,21 @@ void ScannerState::describe(uint32_t rule_index, const Post& post, Alert& alert)
     std::fill(entity_gen.begin(), entity_gen.end(), 0);
     alert_stamp = 1;
   }
-  for (uint32_t t : rule.positive_terms) {
-    const compiled::Term& term = rules.terms[t];
-    if (pattern_gen[term.pattern] != gen) continue;
-    for (uint32_t h = pattern_head[term.pattern]; h != kNoHit; h = hits[h].next) {
-      const Hit& hit = hits[h];
-      if (term_hit_ok(term, hit)) found.push_back({hit.slot, hit.start, hit.end, t});
+  // Through the patterns this post hit, to the terms on them that count for this rule: a rule
+  // naming a list of thousands of names does not look at each of them.
+  for (uint32_t p : hit_patterns) {
+    const uint8_t form = rules.patterns[p].form;
+    for (uint32_t i = rules.pattern_term_start[p]; i < rules.pattern_term_start[p + 1]; ++i) {
+      const uint32_t t = rules.pattern_terms[i];
+      if (!std::binary_search(rule.positive_terms.begin(), rule.positive_terms.end(), t)) continue;
+      const compiled::Term& term = rules.terms[t];
+      for (uint32_t h = pattern_head[p]; h != kNoHit; h = hits[h].next) {
+        const Hit& hit = hits[h];
+        if (!term_hit_ok(term, hit)) continue;
+        // Spans of different forms compare in original code points.
+        const NormalizedText& nt = slots[hit.slot].norm[form];
+        found.push_back({hit.slot, nt.src_begin[hit.start], nt.src_end[hit.end - 1], t, form});
+      }
     }
   }
   // In field order, then by position; of two spans starting together the longer comes first.
@@ -164,18 +262,23 @@ void ScannerState::describe(uint32_t rule_index, const Post& post, Alert& alert)
     return std::tie(a.slot, a.start, b.end, a.term) < std::tie(b.slot, b.start, a.end, b.term);
   });
   const auto fields = post.fields();
+  size_t run = 0;  // the first of the entries with this one's span
   for (size_t i = 0; i < found.size(); ++i) {
     const Found& f = found[i];
-    if (i > 0 && found[i - 1].slot == f.slot && found[i - 1].start == f.start && found[i - 1].end == f.end) continue;
     const compiled::Term& term = rules.terms[f.term];
+    if (i == 0 || found[run].slot != f.slot || found[run].start != f.start || found[run].end != f.end) run = i;
+    // One match per span, or one per entity when a span is a name of several.
+    bool repeat = false;
+    for (size_t j = run; j < i && !repeat; ++j) repeat = rules.terms[found[j].term].entity == term.entity;
+    if (repeat) continue;
     const FieldSlot& slot = slots[f.slot];
-    const NormalizedText& nt = slot.norm[rule.form];
+    const NormalizedText& nt = slot.norm[f.form];
     const std::string& original = fields[slot.post_field].text;
     AlertMatch m;
     m.field = fields[slot.post_field].name;
     m.term = term.written;
-    m.start = nt.src_begin[f.start];
-    m.end = nt.src_end[f.end - 1];
+    m.start = f.start;
+    m.end = f.end;
     m.byte_start = nt.orig_byte[m.start];
     m.byte_end = nt.orig_byte[m.end];
     m.text = original.substr(m.byte_start, m.byte_end - m.byte_start);
@@ -188,10 +291,11 @@ void ScannerState::describe(uint32_t rule_index, const Post& post, Alert& alert)
     if (term.entity >= 0) {
       const compiled::Entity& e = rules.entities[static_cast<size_t>(term.entity)];
       m.entity = e.id;
+      m.entity_list = e.list;
       // entity_gen is stamped per alert, so each entity is listed once, with its first alias.
       if (entity_gen[static_cast<size_t>(term.entity)] != alert_stamp) {
         entity_gen[static_cast<size_t>(term.entity)] = alert_stamp;
-        alert.entities.push_back({e.id, e.name, term.written});
+        alert.entities.push_back({e.id, e.name, e.kind, e.list, term.written});
       }
     }
     alert.matches.push_back(std::move(m));

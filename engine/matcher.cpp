@@ -16,6 +16,7 @@ ScannerState::ScannerState(const compiled::RuleSetData& r) : rules(r) {
   term_gen.assign(rules.terms.size(), 0);
   term_found.assign(rules.terms.size(), 0);
   entity_gen.assign(rules.entities.size(), 0);
+  entity_counted.assign(rules.entities.size(), 0);
   for (const auto& t : rules.terms) scan_text_fields = scan_text_fields || t.scope.text_fields;
 }
 
@@ -41,6 +42,7 @@ int on_match(unsigned int id, unsigned long long from, unsigned long long to, un
     // The pattern's first hit in this post: its rules become candidates, once.
     s.pattern_gen[id] = s.gen;
     s.pattern_head[id] = kNoHit;
+    s.hit_patterns.push_back(id);
     for (uint32_t i = s.rules.pattern_rule_start[id]; i < s.rules.pattern_rule_start[id + 1]; ++i) {
       const uint32_t r = s.rules.pattern_rules[i];
       if (s.rule_gen[r] != s.gen) {
@@ -66,6 +68,7 @@ void ScannerState::match(const Post& post) {
     gen = 1;
   }
   hits.clear();
+  hit_patterns.clear();
   candidates.clear();
   slot_count = 0;
   const Normalizer& norm = Normalizer::instance();
@@ -86,7 +89,13 @@ void ScannerState::match(const Post& post) {
       hs_database_t* db = rules.databases[form];
       if (!db) continue;
       NormalizedText& nt = slot.norm[form];
-      norm.normalize(f.text, NormalizeOptions::from_form(form), nt);
+      // The name form is the rule's form with one more step: derived, when that was scanned too.
+      const int base = form & 3;
+      if (form != base && rules.databases[base]) {
+        norm.fold_names(slot.norm[base], nt);
+      } else {
+        norm.normalize(f.text, NormalizeOptions::from_form(form), nt);
+      }
       if (nt.text.empty()) continue;
       current_text = &nt.text;
       hs_scan(db, nt.text.data(), static_cast<unsigned>(nt.text.size()), 0, scratch, on_match, this);

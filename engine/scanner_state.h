@@ -40,11 +40,12 @@ struct FieldSlot {
   std::array<NormalizedText, compiled::kForms> norm;
 };
 
-// A span in one slot, for NEAR.
+// A span in one slot, for NEAR: byte offsets into the slot's text of `form`.
 struct Occurrence {
   uint32_t slot;
   uint32_t start;
   uint32_t end;
+  uint8_t form;
   bool is_b;
 };
 
@@ -69,17 +70,21 @@ class ScannerState {
   std::vector<Hit> hits;
   std::vector<uint32_t> pattern_head;  // first hit of each pattern, valid when pattern_gen == gen
   std::vector<uint32_t> pattern_gen;
-  std::vector<uint32_t> candidates;  // rules with a positive hit in this post
+  std::vector<uint32_t> hit_patterns;  // the patterns hit in this post, in order of first hit
+  std::vector<uint32_t> candidates;    // rules with a positive hit in this post
   std::vector<uint32_t> rule_gen;
   std::vector<uint32_t> term_gen;    // a term's occurrence was decided, when term_gen == gen
   std::vector<uint8_t> term_found;   //   and this says whether it occurs
   std::vector<uint32_t> entity_gen;  // describe(): the entity is in the alert's list already,
   uint32_t alert_stamp = 0;          //   when entity_gen == alert_stamp
+  std::vector<uint32_t> entity_counted;  // count_entities(): counted already when == count_stamp
+  uint32_t count_stamp = 0;
   uint32_t gen = 0;
   bool scan_text_fields = false;        // some term's scope takes every text field
   std::vector<Occurrence> occurrences;  // NEAR's work space
   struct Found {
     uint32_t slot, start, end, term;
+    uint8_t form;
   };
   std::vector<Found> found;  // describe()'s work space
   uint8_t eval_form = 0;     // the form of the rule being evaluated
@@ -93,8 +98,14 @@ class ScannerState {
 
  private:
   bool eval_node(uint32_t node);
+  bool term_occurs(uint32_t term);
   bool term_hit_ok(const compiled::Term& term, const Hit& hit) const;
+  bool excluded(const compiled::Term& term, const Hit& hit) const;
+  uint32_t count_entities(const compiled::Node& node, uint32_t need);
+  template <typename F>
+  void for_each_hit_entity_term(const compiled::Node& node, F&& f) const;
   void collect_occurrences(uint32_t node, bool is_b);
+  void add_occurrences(uint32_t term, bool is_b);
 };
 
 }  // namespace lodestone

@@ -8,13 +8,14 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lodestone/status.h"
 
 namespace lodestone::compiled {
 
-constexpr int kForms = 4;  // NormalizeOptions::form(): case folded or not × Chinese folded or not
+constexpr int kForms = 8;  // NormalizeOptions::form(): case × Chinese folded or not, × the name form
 
 // One Hyperscan expression. Identical expressions of the same form are compiled once, however
 // many terms and rules use them; the pattern's index is its Hyperscan id.
@@ -42,14 +43,63 @@ struct Term {
   bool need_left_boundary = false;   // first character is a word character
   bool need_right_boundary = false;  // last character is a word character and no '*'
   FieldScope scope;                  // the rule's fields ∩ the term's own field:
-  std::string written;               // as in the rule file: "rare earth*", "稀土", "/re/"
+  std::string written;               // as in the rule file or list: "rare earth*", "稀土", "/re/"
   int32_t entity = -1;               // index into RuleSetData::entities, -1 for none
+  // The entity's `exclude` phrases: RuleSetData::exclude_terms[exclude_first, + exclude_count).
+  // An occurrence inside an occurrence of one of them does not count.
+  uint32_t exclude_first = 0;
+  uint32_t exclude_count = 0;
+};
+
+// A term of an entity list's node, by the pattern it is matched with.
+struct PatternTerm {
+  uint32_t pattern;
+  uint32_t term;
+  bool operator<(const PatternTerm& o) const { return pattern != o.pattern ? pattern < o.pattern : term < o.term; }
 };
 
 struct Entity {
   std::string id;
   std::string name;
   std::string kind;
+  std::string list;  // the [[entities]] list it came from; empty for an [[entity]]
+};
+
+// What loading one [[entities]] list gave: `lodestone check` prints it.
+struct EntityListInfo {
+  std::string id;
+  std::vector<std::string> files;  // the main file, then the alias file
+  size_t rows = 0;                 // data rows read, in both files
+  size_t entities = 0;             // entities loaded
+  size_t names = 0;                // names loaded (each entity's name and aliases, reorderings included)
+  size_t reordered = 0;            // of which "First LAST" reorderings of "LAST, First"
+  // Why rows, entities and names were skipped, with counts, in the order first met.
+  std::vector<std::pair<std::string, size_t>> skipped_rows;
+  std::vector<std::pair<std::string, size_t>> skipped_names;
+  size_t skipped_entities = 0;  // entities none of whose names was left
+  double seconds = 0;           // reading and filtering
+  size_t skipped_row_count() const {
+    size_t n = 0;
+    for (const auto& [why, count] : skipped_rows) n += count;
+    return n;
+  }
+  size_t skipped_name_count() const {
+    size_t n = 0;
+    for (const auto& [why, count] : skipped_names) n += count;
+    return n;
+  }
+};
+
+// How long loading took and where the databases came from: `--stats` prints it.
+struct LoadStats {
+  double read_seconds = 0;      // rule files and entity lists read
+  double resolve_seconds = 0;   // names resolved, terms normalized
+  double database_seconds = 0;  // Hyperscan databases compiled, or loaded from the cache
+  bool from_cache = false;
+  std::string cache_file;
+  std::string cache_problem;          // why a cache entry present was not used, or not written
+  uint64_t database_bytes = 0;
+  uint64_t compile_peak_bytes = 0;    // peak memory of the compiling process; 0 from the cache
 };
 
 // A query node. Children are indices into RuleSetData::children[first, first + count).
@@ -62,6 +112,11 @@ struct Node {
     kNot,      // the one child occurs nowhere in scope
     kNear,     // two children, each kTerm or kAny of kTerm/kAny: occurrences at most `count` apart
     kAtLeast,  // at least `count` children occur
+    // Any entity of an entity list occurs. Its terms are RuleSetData::entity_terms[first, +
+    // child_count), sorted by pattern, so a post is checked by the patterns it hit, not by every
+    // name of a list of thousands; `count` is the number of entities. Under kAtLeast it counts
+    // its different entities that occur.
+    kEntities,
   };
   Kind kind = Kind::kTerm;
   uint32_t term = 0;   // kTerm: index into RuleSetData::terms
@@ -106,7 +161,16 @@ struct RuleSetData {
   std::vector<uint32_t> pattern_rule_start;
   std::vector<uint32_t> pattern_rules;
 
+  std::vector<PatternTerm> entity_terms;   // kEntities nodes' terms
+  std::vector<uint32_t> exclude_terms;     // Term::exclude_first/exclude_count
+  // For each pattern, every term on it (CSR, as pattern_rules).
+  std::vector<uint32_t> pattern_term_start;
+  std::vector<uint32_t> pattern_terms;
+
   std::array<hs_database_t*, kForms> databases{};  // null for a form no rule uses
+
+  std::vector<EntityListInfo> entity_lists;
+  LoadStats stats;
 
   RuleSetData() = default;
   RuleSetData(const RuleSetData&) = delete;

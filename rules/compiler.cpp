@@ -2,12 +2,16 @@
 #include "rules/compiler.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <set>
 #include <tuple>
 
 #include "engine/normalizer.h"
+#include "rules/entity_list.h"
+#include "rules/hs_build.h"
 #include "rules/query.h"
 
 namespace lodestone::rules {
@@ -22,11 +26,24 @@ struct ListTerm {
   const Located* where;
 };
 
+// A name (or exclude phrase) of an entity, parsed: [[entity]] names may be prefixes or regexes,
+// list names are literal.
+struct NameTerm {
+  TermSyntax syntax;
+  std::string written;
+  SourcePlace place;
+};
+
 struct EntityInfo {
-  uint32_t index;
-  const EntityDef* def;
+  uint32_t index;               // into RuleSetData::entities
+  std::vector<NameTerm> names;  // the name, then the aliases
+  std::vector<NameTerm> exclude;
+};
+
+struct ListInfo {
   const RuleFile* file;
-  std::vector<ListTerm> names;  // the name, then the aliases
+  const EntityListDef* def;
+  std::vector<EntityInfo> entities;
 };
 
 std::string lower_first(std::string s) {
@@ -79,16 +96,21 @@ unsigned regex_flags(bool fold_case) {
 
 class Compiler {
  public:
-  Compiler(const std::vector<RuleFile>& files, Diagnostics& diags, RuleSetData& out)
-      : files_(files), diags_(diags), out_(out), norm_(Normalizer::instance()) {}
+  Compiler(const std::vector<RuleFile>& files, const BuildOptions& options, Diagnostics& diags, RuleSetData& out)
+      : files_(files), options_(options), diags_(diags), out_(out), norm_(Normalizer::instance()) {}
 
   void run() {
+    using Clock = std::chrono::steady_clock;
+    auto seconds_since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
     for (const auto& f : files_) out_.files.push_back(f.path);
     parse_lists();
+    auto started = Clock::now();
     collect_entities();
+    out_.stats.read_seconds = seconds_since(started);
+    started = Clock::now();
     for (const auto& file : files_) {
       for (const auto& list : file.term_lists) {
-        if (entities_.count(list.name)) {
+        if (entities_.count(list.name) || entity_lists_.count(list.name)) {
           file.warning(diags_, "shadowed-name", list.place,
                        "term list '" + list.name + "' hides the entity of the same id in this file's rules");
         }
@@ -99,6 +121,7 @@ class Compiler {
     }
     if (diags_.has_errors()) return;
     index_patterns();
+    out_.stats.resolve_seconds = seconds_since(started);
     build_databases();
   }
 
@@ -131,21 +154,65 @@ class Compiler {
     return syntax;
   }
 
+  std::optional<NameTerm> name_term(const RuleFile& file, const Located& t) {
+    auto syntax = parse_located(file, t);
+    if (!syntax) return std::nullopt;
+    return NameTerm{std::move(*syntax), t.value, file.place_in_string(t.place, 0)};
+  }
+
+  // A name from a list is literal text, whatever it holds ('*', '/', '@').
+  static NameTerm literal_name(const std::string& text, std::string written, const SourcePlace& place) {
+    NameTerm t;
+    t.syntax.kind = TermSyntax::Kind::kLiteral;
+    t.syntax.text = text;
+    t.written = std::move(written);
+    t.place = place;
+    return t;
+  }
+
+  // Entity and entity-list ids share one namespace across the rule set.
+  bool claim_entity_id(const RuleFile& file, const Located& id, const char* what) {
+    if (auto it = entity_ids_.find(id.value); it != entity_ids_.end()) {
+      file.error(diags_, "duplicate-id", id.place,
+                 std::string(what) + " id '" + id.value + "' is also defined at " + place_text(it->second));
+      return false;
+    }
+    entity_ids_.emplace(id.value, id.place);
+    return true;
+  }
+
   void collect_entities() {
     for (const auto& file : files_) {
       for (const auto& e : file.entities) {
-        if (auto it = entities_.find(e.id.value); it != entities_.end()) {
-          file.error(diags_, "duplicate-id", e.id.place,
-                     "entity id '" + e.id.value + "' is also defined at " + place_text(it->second.def->id.place));
-          continue;
-        }
-        EntityInfo info{static_cast<uint32_t>(out_.entities.size()), &e, &file, {}};
-        if (auto t = parse_located(file, e.name)) info.names.push_back({*t, &e.name});
+        if (!claim_entity_id(file, e.id, "entity")) continue;
+        EntityInfo info{static_cast<uint32_t>(out_.entities.size()), {}, {}};
+        if (auto t = name_term(file, e.name)) info.names.push_back(std::move(*t));
         for (const auto& alias : e.aliases) {
-          if (auto t = parse_located(file, alias)) info.names.push_back({*t, &alias});
+          if (auto t = name_term(file, alias)) info.names.push_back(std::move(*t));
         }
-        out_.entities.push_back({e.id.value, e.name.value, e.kind});
+        for (const auto& phrase : e.exclude) {
+          if (auto t = name_term(file, phrase)) info.exclude.push_back(std::move(*t));
+        }
+        out_.entities.push_back({e.id.value, e.name.value, e.kind, {}});
         entities_.emplace(e.id.value, std::move(info));
+      }
+      for (const auto& def : file.entity_lists) {
+        if (!claim_entity_id(file, def.id, "entity list")) continue;
+        EntityList list;
+        if (!read_entity_list(file, def, list, diags_)) continue;
+        ListInfo info{&file, &def, {}};
+        info.entities.reserve(list.entities.size());
+        for (auto& e : list.entities) {
+          EntityInfo entity{static_cast<uint32_t>(out_.entities.size()), {}, {}};
+          for (auto& n : e.names) entity.names.push_back(literal_name(n.text, std::move(n.written), def.place));
+          for (const auto& phrase : e.exclude) {
+            if (auto t = name_term(file, phrase)) entity.exclude.push_back(std::move(*t));
+          }
+          out_.entities.push_back({std::move(e.id), std::move(e.name), std::move(e.kind), def.id.value});
+          info.entities.push_back(std::move(entity));
+        }
+        out_.entity_lists.push_back(std::move(list.info));
+        entity_lists_.emplace(def.id.value, std::move(info));
       }
     }
   }
@@ -310,10 +377,16 @@ class Compiler {
             kids.push_back(kid);
           }
         }
-        if (q.count > kids.size()) {
+        // An entity list counts its different entities.
+        size_t operands = 0;
+        for (uint32_t kid : kids) {
+          const Node& k = out_.nodes[kid];
+          operands += k.kind == Node::Kind::kEntities ? k.count : 1;
+        }
+        if (q.count > operands) {
           ctx.file->error(diags_, "atleast-count", place,
-                          "ATLEAST(" + std::to_string(q.count) + ", …) has only " + std::to_string(kids.size()) +
-                              " operand" + (kids.size() == 1 ? "" : "s") + ", so it can never match");
+                          "ATLEAST(" + std::to_string(q.count) + ", …) has only " + std::to_string(operands) +
+                              " operand" + (operands == 1 ? "" : "s") + ", so it can never match");
         }
         Node n;
         n.kind = Node::Kind::kAtLeast;
@@ -331,25 +404,26 @@ class Compiler {
       return 0;
     }
     if (q.term.kind != TermSyntax::Kind::kListRef) {
-      return term_node(ctx, q.term, q.written, place, *scope, -1, negated);
+      return term_node(ctx, q.term, q.written, place, *scope, nullptr, negated);
     }
     std::vector<uint32_t> kids;
     const auto& lists = lists_[ctx.file];
     if (auto it = lists.find(q.term.text); it != lists.end()) {
       for (const ListTerm& t : it->second) {
         kids.push_back(term_node(ctx, t.syntax, t.where->value, ctx.file->place_in_string(t.where->place, 0), *scope,
-                                 -1, negated));
+                                 nullptr, negated));
       }
     } else if (auto e = entities_.find(q.term.text); e != entities_.end()) {
-      for (const ListTerm& t : e->second.names) {
-        const RuleFile& where = *e->second.file;
-        kids.push_back(term_node(ctx, t.syntax, t.where->value, where.place_in_string(t.where->place, 0), *scope,
-                                 static_cast<int32_t>(e->second.index), negated));
+      for (const NameTerm& t : e->second.names) {
+        kids.push_back(term_node(ctx, t.syntax, t.written, t.place, *scope, &e->second, negated));
       }
+    } else if (auto l = entity_lists_.find(q.term.text); l != entity_lists_.end()) {
+      return entity_list_node(ctx, l->second, *scope, negated);
     } else {
       std::vector<std::string> names;
       for (const auto& [name, terms] : lists) names.push_back(name);
       for (const auto& [id, info] : entities_) names.push_back(id);
+      for (const auto& [id, info] : entity_lists_) names.push_back(id);
       std::string msg = "unknown term list '@" + q.term.text + "'";
       if (auto near = did_you_mean(q.term.text, names)) msg += " (did you mean '@" + *near + "'?)";
       ctx.file->error(diags_, "unknown-name", place, msg);
@@ -361,42 +435,110 @@ class Compiler {
     return add_node(n, kids);
   }
 
+  // @list of an [[entities]] list: one kEntities node over every name of every entity, built
+  // once per text form and scope however many rules name the list.
+  uint32_t entity_list_node(RuleContext& ctx, ListInfo& list, const compiled::FieldScope& scope, bool negated) {
+    auto key = std::make_tuple(list.def, ctx.opts.form(), scope.named, scope.text_fields);
+    auto cached = list_nodes_.find(key);
+    if (cached == list_nodes_.end()) {
+      std::vector<compiled::PatternTerm> pairs;
+      for (EntityInfo& entity : list.entities) {
+        for (const NameTerm& t : entity.names) {
+          auto term = add_term(ctx, t.syntax, t.written, t.place, scope, &entity, true);
+          if (!term) continue;
+          pairs.push_back({out_.terms[*term].pattern, *term});
+        }
+      }
+      std::sort(pairs.begin(), pairs.end());
+      pairs.erase(std::unique(pairs.begin(), pairs.end(),
+                              [](const auto& a, const auto& b) { return a.pattern == b.pattern && a.term == b.term; }),
+                  pairs.end());
+      Node n;
+      n.kind = Node::Kind::kEntities;
+      n.first = static_cast<uint32_t>(out_.entity_terms.size());
+      n.child_count = static_cast<uint32_t>(pairs.size());
+      n.count = static_cast<uint32_t>(list.entities.size());
+      out_.entity_terms.insert(out_.entity_terms.end(), pairs.begin(), pairs.end());
+      out_.nodes.push_back(n);
+      cached = list_nodes_.emplace(key, static_cast<uint32_t>(out_.nodes.size() - 1)).first;
+    }
+    if (!negated) {
+      const Node& n = out_.nodes[cached->second];
+      for (uint32_t i = 0; i < n.child_count; ++i) ctx.rule->positive_terms.push_back(out_.entity_terms[n.first + i].term);
+    }
+    return cached->second;
+  }
+
   uint32_t term_node(RuleContext& ctx, const TermSyntax& syntax, const std::string& written, const SourcePlace& place,
-                     const compiled::FieldScope& scope, int32_t entity, bool negated) {
-    compiled::Term term;
-    term.scope = scope;
-    term.written = written;
-    term.entity = entity;
-    auto pattern = pattern_for(ctx, syntax, written, place, term);
-    if (!pattern) {
+                     const compiled::FieldScope& scope, EntityInfo* entity, bool negated) {
+    auto index = add_term(ctx, syntax, written, place, scope, entity, entity != nullptr);
+    if (!index) {
       ctx.ok = false;
       return 0;
     }
+    if (!negated) ctx.rule->positive_terms.push_back(*index);  // made unique once the rule is built
+    Node n;
+    n.kind = Node::Kind::kTerm;
+    n.term = *index;
+    return add_node(n, {});
+  }
+
+  // The Term for a term in a rule's form and scope; the same term in many rules is one Term, so
+  // a scanner decides it once per post. An entity's names are matched in the name form (with
+  // punctuation and spacing folded), as are its exclude phrases, which the Term carries.
+  std::optional<uint32_t> add_term(RuleContext& ctx, const TermSyntax& syntax, const std::string& written,
+                                   const SourcePlace& place, const compiled::FieldScope& scope, EntityInfo* entity,
+                                   bool name_form) {
+    compiled::Term term;
+    term.scope = scope;
+    term.written = written;
+    NormalizeOptions opts = ctx.opts;
+    opts.fold_names = name_form && syntax.kind != TermSyntax::Kind::kRegex;
+    auto pattern = pattern_for(ctx, opts, syntax, written, place, term);
+    if (!pattern) return std::nullopt;
     term.pattern = *pattern;
-    // The same term in many rules is one Term, so a scanner decides it once per post.
+    if (entity) {
+      term.entity = static_cast<int32_t>(entity->index);
+      auto [first, count] = exclude_terms(ctx, *entity, scope);
+      term.exclude_first = first;
+      term.exclude_count = count;
+    }
     auto key = std::make_tuple(term.pattern, term.need_left_boundary, term.need_right_boundary, term.scope.named,
                                term.scope.text_fields, term.entity, term.written);
     auto [it, added] = term_index_.emplace(std::move(key), static_cast<uint32_t>(out_.terms.size()));
     if (added) out_.terms.push_back(std::move(term));
-    const uint32_t index = it->second;
-    if (!negated) ctx.rule->positive_terms.push_back(index);  // made unique once the rule is built
-    Node n;
-    n.kind = Node::Kind::kTerm;
-    n.term = index;
-    return add_node(n, {});
+    return it->second;
   }
 
-  std::optional<uint32_t> pattern_for(RuleContext& ctx, const TermSyntax& syntax, const std::string& written,
-                                      const SourcePlace& place, compiled::Term& term) {
-    const int form = ctx.opts.form();
+  // The exclude phrases of an entity as terms of this form and scope, once per (entity, form, scope).
+  std::pair<uint32_t, uint32_t> exclude_terms(RuleContext& ctx, const EntityInfo& entity,
+                                              const compiled::FieldScope& scope) {
+    if (entity.exclude.empty()) return {0, 0};
+    auto key = std::make_tuple(entity.index, ctx.opts.form(), scope.named, scope.text_fields);
+    if (auto it = exclude_ranges_.find(key); it != exclude_ranges_.end()) return it->second;
+    std::vector<uint32_t> terms;
+    // Phrases are matched like names, in the name form, so both are positions in one text.
+    for (const NameTerm& t : entity.exclude) {
+      if (auto term = add_term(ctx, t.syntax, t.written, t.place, scope, nullptr, true)) terms.push_back(*term);
+    }
+    std::pair<uint32_t, uint32_t> range{static_cast<uint32_t>(out_.exclude_terms.size()),
+                                        static_cast<uint32_t>(terms.size())};
+    out_.exclude_terms.insert(out_.exclude_terms.end(), terms.begin(), terms.end());
+    exclude_ranges_.emplace(key, range);
+    return range;
+  }
+
+  std::optional<uint32_t> pattern_for(RuleContext& ctx, const NormalizeOptions& opts, const TermSyntax& syntax,
+                                      const std::string& written, const SourcePlace& place, compiled::Term& term) {
+    const int form = opts.form();
     compiled::Pattern p;
     p.form = static_cast<uint8_t>(form);
     if (syntax.kind == TermSyntax::Kind::kRegex) {
       p.is_regex = true;
-      p.expression = fold_regex(syntax.text, ctx.opts);
+      p.expression = fold_regex(syntax.text, opts);
       if (!check_regex(ctx, p.expression, written, place)) return std::nullopt;
     } else {
-      std::string text = norm_.normalize(syntax.text, ctx.opts);
+      std::string text = norm_.normalize(syntax.text, opts);
       if (text == " ") text.clear();
       if (!text.empty() && text.front() == ' ') text.erase(0, 1);
       if (!text.empty() && text.back() == ' ') text.pop_back();
@@ -443,16 +585,20 @@ class Compiler {
       auto key = std::make_pair(expression, ctx.opts.fold_case);
       auto cached = regex_checked_.find(key);
       if (cached == regex_checked_.end()) {
-        hs_database_t* db = nullptr;
+        // Hyperscan's analysis, not a compile: milliseconds for thousands of regexes, where
+        // compiling each alone took seconds outside the compile budget. What only the compile
+        // can find is reported by it, at the pattern's place, with its index.
+        hs_expr_info_t* info = nullptr;
         hs_compile_error_t* err = nullptr;
         std::string result;
-        if (hs_compile(expression.c_str(), regex_flags(ctx.opts.fold_case), HS_MODE_BLOCK, nullptr, &db, &err) !=
-            HS_SUCCESS) {
+        if (hs_expression_info(expression.c_str(), regex_flags(ctx.opts.fold_case), &info, &err) != HS_SUCCESS) {
           result = lower_first(err ? err->message : "cannot be compiled");
           if (result.rfind("pattern matches empty buffer", 0) == 0) result = "matches the empty string";
           hs_free_compile_error(err);
+        } else if (info && info->min_width == 0) {
+          result = "matches the empty string";
         }
-        hs_free_database(db);
+        std::free(info);  // from Hyperscan's misc allocator, malloc by default
         cached = regex_checked_.emplace(key, result).first;
       }
       problem = cached->second;
@@ -487,6 +633,7 @@ class Compiler {
     switch (n.kind) {
       case Node::Kind::kTerm:
       case Node::Kind::kNear:
+      case Node::Kind::kEntities:
         return false;
       case Node::Kind::kAny:
       case Node::Kind::kOr:
@@ -524,46 +671,61 @@ class Compiler {
       out_.pattern_rules.insert(out_.pattern_rules.end(), v.begin(), v.end());
       out_.pattern_rule_start.push_back(static_cast<uint32_t>(out_.pattern_rules.size()));
     }
+    out_.pattern_term_start.assign(np + 1, 0);
+    for (const auto& t : out_.terms) ++out_.pattern_term_start[t.pattern + 1];
+    for (size_t p = 0; p < np; ++p) out_.pattern_term_start[p + 1] += out_.pattern_term_start[p];
+    out_.pattern_terms.resize(out_.terms.size());
+    std::vector<uint32_t> next(out_.pattern_term_start.begin(), out_.pattern_term_start.end() - 1);
+    for (uint32_t t = 0; t < out_.terms.size(); ++t) out_.pattern_terms[next[out_.terms[t].pattern]++] = t;
   }
 
   void build_databases() {
-    for (int form = 0; form < compiled::kForms; ++form) {
-      std::vector<const char*> exprs;
-      std::vector<unsigned> flags;
-      std::vector<unsigned> ids;
-      const bool fold_case = NormalizeOptions::from_form(form).fold_case;
-      for (uint32_t i = 0; i < out_.patterns.size(); ++i) {
-        const auto& p = out_.patterns[i];
-        if (p.form != form) continue;
-        exprs.push_back(p.expression.c_str());
-        flags.push_back(p.is_regex ? regex_flags(fold_case) : HS_FLAG_UTF8);
-        ids.push_back(i);
-      }
-      if (exprs.empty()) continue;
-      hs_compile_error_t* err = nullptr;
-      if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK,
-                           nullptr, &out_.databases[form], &err) != HS_SUCCESS) {
-        // Each regex compiled alone already, so this is rare (a resource limit, say); the error's
-        // expression index still leads back to the term's place in its file.
-        std::string msg = lower_first(err ? err->message : "unknown error");
-        SourcePlace place;
-        if (err && err->expression >= 0) {
-          const uint32_t pattern = ids[static_cast<size_t>(err->expression)];
-          place = pattern_place_[pattern];
-          msg = "/" + out_.patterns[pattern].expression + "/: " + msg;
-        }
-        hs_free_compile_error(err);
-        report_at(place, "hyperscan", "cannot compile the rule set: " + msg);
-      }
+    std::array<DatabaseInput, compiled::kForms> inputs;
+    for (uint32_t i = 0; i < out_.patterns.size(); ++i) {
+      const auto& p = out_.patterns[i];
+      const bool fold_case = NormalizeOptions::from_form(p.form).fold_case;
+      DatabaseInput& in = inputs[p.form];
+      in.expressions.push_back(p.expression);
+      in.flags.push_back(p.is_regex ? regex_flags(fold_case) : HS_FLAG_UTF8);
+      in.ids.push_back(i);
+    }
+    BuildStats stats;
+    BuildError error;
+    const bool built = rules::build_databases(inputs, options_, out_.databases, stats, error);
+    out_.stats.database_seconds = stats.seconds;
+    out_.stats.from_cache = stats.from_cache;
+    out_.stats.cache_file = stats.cache_file;
+    out_.stats.cache_problem = stats.cache_problem;
+    out_.stats.database_bytes = stats.database_bytes;
+    out_.stats.compile_peak_bytes = stats.compile_peak_bytes;
+    if (built) return;
+    // Each regex compiled alone already, so this is a budget or a resource limit; when
+    // Hyperscan names an expression, its index leads back to the term's place in its file.
+    std::string msg = lower_first(error.message);
+    SourcePlace place;
+    if (error.form >= 0 && error.expression >= 0) {
+      const uint32_t pattern = inputs[static_cast<size_t>(error.form)].ids[static_cast<size_t>(error.expression)];
+      place = pattern_place_[pattern];
+      msg = "/" + out_.patterns[pattern].expression + "/: " + msg;
+    }
+    if (place.file.empty()) {
+      diags_.error("compile", place, "cannot compile the rule set: " + msg);
+    } else {
+      report_at(place, "hyperscan", "cannot compile the rule set: " + msg);
     }
   }
 
   const std::vector<RuleFile>& files_;
+  const BuildOptions& options_;
   Diagnostics& diags_;
   RuleSetData& out_;
   const Normalizer& norm_;
   std::map<const RuleFile*, std::map<std::string, std::vector<ListTerm>>> lists_;
   std::map<std::string, EntityInfo> entities_;
+  std::map<std::string, ListInfo> entity_lists_;
+  std::map<std::string, SourcePlace> entity_ids_;
+  std::map<std::tuple<const EntityListDef*, int, uint64_t, bool>, uint32_t> list_nodes_;
+  std::map<std::tuple<uint32_t, int, uint64_t, bool>, std::pair<uint32_t, uint32_t>> exclude_ranges_;
   std::map<std::string, SourcePlace> rule_ids_;
   std::map<std::tuple<int, bool, std::string>, uint32_t> pattern_index_;
   std::map<std::tuple<uint32_t, bool, bool, uint64_t, bool, int32_t, std::string>, uint32_t> term_index_;
@@ -574,9 +736,10 @@ class Compiler {
 
 }  // namespace
 
-std::unique_ptr<compiled::RuleSetData> compile_rule_set(const std::vector<RuleFile>& files, Diagnostics& diags) {
+std::unique_ptr<compiled::RuleSetData> compile_rule_set(const std::vector<RuleFile>& files,
+                                                        const BuildOptions& options, Diagnostics& diags) {
   auto out = std::make_unique<RuleSetData>();
-  Compiler(files, diags, *out).run();
+  Compiler(files, options, diags, *out).run();
   if (diags.has_errors()) return nullptr;
   return out;
 }

@@ -8,10 +8,13 @@
 
 #include "lodestone/status.h"
 #include "rules/compiled.h"
+#include "rules/hs_build.h"
 #include "rules/loader.h"
 
 namespace lodestone::rules {
 
-std::unique_ptr<compiled::RuleSetData> compile_rule_set(const std::vector<RuleFile>& files, Diagnostics& diags);
+// `options`: the database cache and the compile budget (rules/hs_build.h).
+std::unique_ptr<compiled::RuleSetData> compile_rule_set(const std::vector<RuleFile>& files,
+                                                        const BuildOptions& options, Diagnostics& diags);
 
 }  // namespace lodestone::rules

@@ -2,6 +2,7 @@
 #include "rules/loader.h"
 
 #include <algorithm>
+#include <filesystem>
 
 namespace lodestone::rules {
 namespace {
@@ -100,7 +101,7 @@ void read_rule(const RuleFile& file, Diagnostics& diags, const toml::table& t, R
 void read_entity(const RuleFile& file, Diagnostics& diags, const toml::table& t, RuleFile& out) {
   EntityDef e;
   e.place = place_of(t.source(), file.path);
-  TableReader r(file, diags, t, "[[entity]]", {"id", "name", "kind", "aliases"});
+  TableReader r(file, diags, t, "[[entity]]", {"id", "name", "kind", "aliases", "exclude"});
   bool ok = true;
   if (!r.string("id", e.id)) {
     if (!t.get("id")) file.error(diags, "missing-key", e.place, "[[entity]] needs an 'id'");
@@ -116,11 +117,146 @@ void read_entity(const RuleFile& file, Diagnostics& diags, const toml::table& t,
   Located kind;
   if (r.string("kind", kind)) e.kind = kind.value;
   r.strings("aliases", e.aliases);
+  r.strings("exclude", e.exclude, true);
   if (ok) out.entities.push_back(std::move(e));
 }
 
+// A column: a 1-based number, or a name (a CSV/TSV header's, a JSONL key).
+bool read_column(const RuleFile& file, Diagnostics& diags, const TableReader& r, const char* key, ColumnRef& out) {
+  const toml::node* n = r.get(key);
+  if (!n) return false;
+  out.place = place_of(n->source(), file.path);
+  if (n->is_integer()) {
+    const int64_t v = *n->value<int64_t>();
+    if (v < 1 || v > 10000) {
+      file.error(diags, "bad-value", out.place, std::string("'") + key + "' counts columns from 1");
+      return false;
+    }
+    out.number = static_cast<int>(v);
+    return true;
+  }
+  if (n->is_string() && !n->value<std::string>()->empty()) {
+    out.key = *n->value<std::string>();
+    return true;
+  }
+  r.type_error(*n, key, "a column number (from 1) or a column name");
+  return false;
+}
+
+// `file`, `format` and `header` (under a prefix: "" or "alias_") of a list file.
+bool read_list_file(const RuleFile& file, Diagnostics& diags, const TableReader& r, const std::string& prefix,
+                    ListFileDef& out) {
+  if (!r.string((prefix + "file").c_str(), out.file)) return false;
+  namespace fs = std::filesystem;
+  fs::path p(out.file.value);
+  if (p.is_relative()) p = fs::path(file.path).parent_path() / p;
+  out.path = p.lexically_normal().string();
+  Located format;
+  if (r.string((prefix + "format").c_str(), format)) {
+    out.format = format.value;
+    if (out.format != "csv" && out.format != "tsv" && out.format != "jsonl") {
+      file.error(diags, "bad-value", format.place, "format '" + out.format + "' is not one of csv, tsv, jsonl");
+      return false;
+    }
+  } else {
+    const std::string ext = p.extension().string();
+    out.format = ext == ".tsv" || ext == ".tab"                     ? "tsv"
+                 : ext == ".jsonl" || ext == ".ndjson" || ext == ".json" ? "jsonl"
+                                                                   : "csv";
+  }
+  r.boolean((prefix + "header").c_str(), out.header);
+  return true;
+}
+
+void read_entity_list(const RuleFile& file, Diagnostics& diags, const toml::table& t, RuleFile& out) {
+  EntityListDef e;
+  e.place = place_of(t.source(), file.path);
+  TableReader r(file, diags, t, "[[entities]]",
+                {"id", "file", "format", "header", "id_column", "name_column", "kind_column", "kind", "alias_column",
+                 "alias_separator", "empty", "alias_file", "alias_format", "alias_header", "alias_id_column",
+                 "alias_name_column", "name_order", "name_order_kinds", "min_alias_length", "stoplist", "exclude"});
+  bool ok = true;
+  auto missing = [&](const char* key, const std::string& why) {
+    if (!t.get(key)) file.error(diags, "missing-key", e.place, "[[entities]] needs " + why);
+    ok = false;
+  };
+  if (!r.string("id", e.id)) {
+    missing("id", "an 'id', used as @id in queries");
+  } else if (!is_valid_id(e.id.value)) {
+    file.error(diags, "bad-id", e.id.place, "entity list id '" + e.id.value + "' must match [a-z0-9][a-z0-9._-]*");
+    ok = false;
+  }
+  if (!read_list_file(file, diags, r, "", e.main)) missing("file", "a 'file' (CSV, TSV or JSONL)");
+  if (!read_column(file, diags, r, "id_column", e.id_column)) missing("id_column", "an 'id_column'");
+  if (!read_column(file, diags, r, "name_column", e.name_column)) missing("name_column", "a 'name_column'");
+  read_column(file, diags, r, "kind_column", e.kind_column);
+  read_column(file, diags, r, "alias_column", e.alias_column);
+  Located text;
+  if (r.string("alias_separator", text)) e.alias_separator = text.value;
+  if (r.string("kind", text)) e.default_kind = text.value;
+  std::vector<Located> values;
+  if (r.strings("empty", values, true)) {
+    for (auto& v : values) e.empty_values.push_back(v.value);
+  }
+  if (t.get("alias_file")) {
+    e.has_alias_file = read_list_file(file, diags, r, "alias_", e.aliases);
+    if (!e.has_alias_file) ok = false;
+    if (!read_column(file, diags, r, "alias_id_column", e.alias_id_column)) {
+      missing("alias_id_column", "an 'alias_id_column' with its 'alias_file'");
+    }
+    if (!read_column(file, diags, r, "alias_name_column", e.alias_name_column)) {
+      missing("alias_name_column", "an 'alias_name_column' with its 'alias_file'");
+    }
+  } else {
+    for (const char* key : {"alias_format", "alias_header", "alias_id_column", "alias_name_column"}) {
+      if (const toml::node* n = t.get(key)) {
+        file.error(diags, "bad-value", place_of(n->source(), file.path),
+                   std::string("'") + key + "' needs an 'alias_file'");
+        ok = false;
+      }
+    }
+  }
+  if (r.string("name_order", text)) {
+    if (text.value == "last_first") {
+      e.last_first = true;
+    } else if (text.value != "as_written") {
+      file.error(diags, "bad-value", text.place, "name_order '" + text.value + "' is not one of as_written, last_first");
+      ok = false;
+    }
+  }
+  values.clear();
+  if (r.strings("name_order_kinds", values, true)) {
+    for (auto& v : values) e.last_first_kinds.push_back(v.value);
+  }
+  int64_t min_length = 0;
+  if (r.integer("min_alias_length", min_length)) {
+    if (min_length < 0 || min_length > 1000) {
+      file.error(diags, "bad-value", place_of(t.get("min_alias_length")->source(), file.path),
+                 "min_alias_length must be between 0 and 1000");
+      ok = false;
+    }
+    e.min_alias_length = static_cast<uint32_t>(std::clamp<int64_t>(min_length, 0, 1000));
+  }
+  values.clear();
+  if (r.strings("stoplist", values, true)) {
+    for (auto& v : values) e.stoplist.push_back(v.value);
+  }
+  if (const toml::node* ex = t.get("exclude")) {
+    if (const toml::table* table = ex->as_table()) {
+      for (auto&& [key, node] : *table) {
+        std::vector<Located> phrases;
+        if (!r.strings_of(node, std::string(key.str()), phrases, true)) continue;
+        e.exclude.emplace_back(Located{std::string(key.str()), place_of(key.source(), file.path)}, std::move(phrases));
+      }
+    } else {
+      r.type_error(*ex, "exclude", "a table of entity id = [phrases]");
+    }
+  }
+  if (ok) out.entity_lists.push_back(std::move(e));
+}
+
 void read_document(RuleFile& file, Diagnostics& diags, const toml::table& doc) {
-  TableReader top(file, diags, doc, "a rule file", {"terms", "entity", "rule"});
+  TableReader top(file, diags, doc, "a rule file", {"terms", "entity", "entities", "rule"});
   if (const toml::node* terms = doc.get("terms")) {
     if (const toml::table* t = terms->as_table()) {
       for (auto&& [key, node] : *t) {
@@ -138,21 +274,22 @@ void read_document(RuleFile& file, Diagnostics& diags, const toml::table& doc) {
       top.type_error(*terms, "terms", "a table of term lists");
     }
   }
-  for (const char* kind : {"entity", "rule"}) {
+  for (const char* kind : {"entity", "entities", "rule"}) {
     const toml::node* n = doc.get(kind);
     if (!n) continue;
     const toml::array* arr = n->as_array();
     if (!arr || !arr->is_array_of_tables()) {
-      top.type_error(*n, kind,
-                     kind == std::string("rule") ? "an array of tables, written [[rule]]"
-                                                 : "an array of tables, written [[entity]]");
+      top.type_error(*n, kind, ("an array of tables, written [[" + std::string(kind) + "]]").c_str());
       continue;
     }
     for (const toml::node& item : *arr) {
-      if (kind == std::string("rule")) {
+      const std::string_view k = kind;
+      if (k == "rule") {
         read_rule(file, diags, *item.as_table(), file);
-      } else {
+      } else if (k == "entity") {
         read_entity(file, diags, *item.as_table(), file);
+      } else {
+        read_entity_list(file, diags, *item.as_table(), file);
       }
     }
   }

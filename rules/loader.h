@@ -23,7 +23,48 @@ struct EntityDef {
   Located name;
   std::string kind;
   std::vector<Located> aliases;
+  std::vector<Located> exclude;  // phrases an occurrence of a name must not be inside (homonyms)
   SourcePlace place;
+};
+
+// A column of a list file: a 1-based number, or a header name (CSV, TSV) or key (JSONL).
+struct ColumnRef {
+  int number = 0;
+  std::string key;
+  SourcePlace place;
+  bool set() const { return number > 0 || !key.empty(); }
+  std::string describe() const { return number > 0 ? "column " + std::to_string(number) : "column '" + key + "'"; }
+};
+
+// One file of a list: which file, how it is written and where each value is.
+struct ListFileDef {
+  Located file;        // as written, relative to the rule file
+  std::string path;    // resolved
+  std::string format;  // csv | tsv | jsonl
+  bool header = false;
+};
+
+// [[entities]]: a dictionary of entities in a CSV, TSV or JSONL file, used as @id.
+struct EntityListDef {
+  Located id;
+  SourcePlace place;  // the [[entities]] header
+  ListFileDef main;
+  ColumnRef id_column;
+  ColumnRef name_column;
+  ColumnRef kind_column;
+  ColumnRef alias_column;        // aliases in the main file, split by alias_separator when set
+  std::string alias_separator;
+  std::string default_kind;      // `kind`: for rows without one
+  std::vector<std::string> empty_values;  // cell values that mean "empty", e.g. "-0-"
+  bool has_alias_file = false;
+  ListFileDef aliases;           // a second file of aliases, joined on alias_id_column
+  ColumnRef alias_id_column;
+  ColumnRef alias_name_column;
+  bool last_first = false;       // name_order = "last_first": "LAST, First" also as "First LAST"
+  std::vector<std::string> last_first_kinds;  // only for these kinds; empty: every kind
+  uint32_t min_alias_length = 0;  // names shorter than this (in characters, spaces aside) are skipped
+  std::vector<std::string> stoplist;  // names skipped, compared in the name form
+  std::vector<std::pair<Located, std::vector<Located>>> exclude;  // entity id → phrases
 };
 
 struct RuleTestDef {
@@ -52,6 +93,7 @@ class RuleFile : public TomlSource {
  public:
   std::vector<TermListDef> term_lists;
   std::vector<EntityDef> entities;
+  std::vector<EntityListDef> entity_lists;
   std::vector<RuleDef> rules;
 };
 

@@ -71,9 +71,22 @@ std::vector<std::string> expand_paths(const std::vector<std::string>& paths, Dia
   return unique;
 }
 
-LoadResult finish(std::vector<rules::RuleFile> files, Diagnostics diags) {
+LoadResult finish(std::vector<rules::RuleFile> files, Diagnostics diags, const LoadOptions& options) {
   LoadResult result;
-  auto data = rules::compile_rule_set(files, diags);
+  rules::BuildOptions build;
+  build.cache_dir = options.cache_dir;
+  build.time_limit_seconds = options.compile_time_limit;
+  build.memory_limit_bytes = options.compile_memory_limit;
+  // One cache entry per set of rule files: the same files overwrite their own entry.
+  std::vector<std::string> names;
+  for (const auto& f : files) {
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(f.path, ec);
+    names.push_back(ec ? f.path : abs.lexically_normal().string());
+  }
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) build.cache_name += n + '\n';
+  auto data = rules::compile_rule_set(files, build, diags);
   if (data && !diags.has_errors()) result.rule_set = std::make_shared<const RuleSet>(std::move(data));
   result.diagnostics = std::move(diags);
   return result;
@@ -81,21 +94,22 @@ LoadResult finish(std::vector<rules::RuleFile> files, Diagnostics diags) {
 
 }  // namespace
 
-LoadResult load_rule_set(const std::vector<std::string>& paths) {
+LoadResult load_rule_set(const std::vector<std::string>& paths, const LoadOptions& options) {
   Diagnostics diags;
   std::vector<rules::RuleFile> files;
   for (const auto& path : expand_paths(paths, diags)) {
     if (auto file = rules::read_rule_file(path, diags)) files.push_back(std::move(*file));
   }
   if (paths.empty()) diags.error("no-rules", {}, "no rule files given");
-  return finish(std::move(files), std::move(diags));
+  return finish(std::move(files), std::move(diags), options);
 }
 
-LoadResult load_rule_set_from_string(const std::string& toml_text, const std::string& name) {
+LoadResult load_rule_set_from_string(const std::string& toml_text, const std::string& name,
+                                     const LoadOptions& options) {
   Diagnostics diags;
   std::vector<rules::RuleFile> files;
   if (auto file = rules::read_rule_text(toml_text, name, diags)) files.push_back(std::move(*file));
-  return finish(std::move(files), std::move(diags));
+  return finish(std::move(files), std::move(diags), options);
 }
 
 }  // namespace lodestone

@@ -318,6 +318,17 @@ bool TableReader::boolean(const char* key, bool& out) const {
   return false;
 }
 
+bool TableReader::integer(const char* key, int64_t& out) const {
+  const toml::node* n = table_.get(key);
+  if (!n) return false;
+  if (n->is_integer()) {
+    out = *n->value<int64_t>();
+    return true;
+  }
+  type_error(*n, key, "an integer");
+  return false;
+}
+
 bool TableReader::strings(const char* key, std::vector<Located>& out, bool lone_ok) const {
   const toml::node* n = table_.get(key);
   if (!n) return false;

@@ -70,6 +70,7 @@ class TableReader {
   // Each returns false when the key is absent or (reported) of the wrong type.
   bool string(const char* key, Located& out) const;
   bool boolean(const char* key, bool& out) const;
+  bool integer(const char* key, int64_t& out) const;
   // An array of strings; a lone string is taken as a one-element list where `lone_ok`.
   bool strings(const char* key, std::vector<Located>& out, bool lone_ok = false) const;
   bool strings_of(const toml::node& n, const std::string& key, std::vector<Located>& out, bool lone_ok) const;

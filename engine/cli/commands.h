@@ -1,6 +1,9 @@
 // The `lodestone` subcommands. Each returns the process exit code.
 #pragma once
 
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -8,14 +11,24 @@
 
 namespace lodestone::cli {
 
-struct CheckOptions {
+// How rules are loaded: shared by every command that loads them. Unset values come from the
+// config's [lodestone] section, then from the defaults.
+struct RuleOptions {
   std::string config;
   std::vector<std::string> rules;
+  bool stats = false;                 // print load (and scan) figures to stderr
+  std::string cache_dir;              // --cache-dir; default: rules::default_cache_dir()
+  bool no_cache = false;              // --no-cache
+  double compile_time_limit = -1;     // seconds; -1: unset
+  int64_t compile_memory_limit = -1;  // MiB; -1: unset
 };
 
-struct ScanOptions {
-  std::string config;
-  std::vector<std::string> rules;
+constexpr double kDefaultCompileTimeLimit = 300;   // seconds
+constexpr int64_t kDefaultCompileMemoryLimit = 4096;  // MiB
+
+struct CheckOptions : RuleOptions {};
+
+struct ScanOptions : RuleOptions {
   std::vector<std::string> inputs;  // files, directories, or "-" for stdin
   std::string format = "json";      // json | text
   std::string color = "auto";       // auto | always | never (text format)
@@ -27,9 +40,11 @@ struct ScanOptions {
 int run_check(const CheckOptions& options);
 int run_scan(const ScanOptions& options);
 
-// Loads the rules named by -c CONFIG and/or RULES paths; prints diagnostics to stderr.
-// Returns null on any error.
-std::shared_ptr<const RuleSet> load_rules(const std::string& config, const std::vector<std::string>& rules,
-                                          bool* had_warnings = nullptr);
+// Loads the rules named by -c CONFIG and/or RULES paths; prints diagnostics to stderr, and the
+// load's figures with --stats. Returns null on any error.
+std::shared_ptr<const RuleSet> load_rules(const RuleOptions& options, bool* had_warnings = nullptr);
+
+// Adds the options of RuleOptions to a subcommand.
+void add_rule_options(CLI::App& app, RuleOptions& options);
 
 }  // namespace lodestone::cli

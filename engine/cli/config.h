@@ -13,6 +13,9 @@ namespace lodestone::cli {
 struct Config {
   std::string path;
   std::vector<std::string> rules;  // paths and globs, relative to the config file's folder
+  std::optional<std::string> cache_dir;         // "" turns the cache off (cache_dir = false)
+  std::optional<double> compile_time_limit;     // seconds
+  std::optional<int64_t> compile_memory_limit;  // MiB
 };
 
 std::optional<Config> load_config(const std::string& path, Diagnostics& diags);

@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   CheckOptions check;
   CLI::App* check_cmd =
       app.add_subcommand("check", "Load and compile rules, run every [rule.tests]; exit 0 ok, 1 errors");
-  check_cmd->add_option("-c,--config", check.config, "lodestone.toml naming the rules");
+  add_rule_options(*check_cmd, check);
   check_cmd->add_option("rules", check.rules, "rule files, directories or globs");
 
   ScanOptions scan;
@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
       app.add_subcommand("scan",
                          "Match posts from JSONL or text files (or - for stdin); print alerts as JSONL.\n"
                          "Exit 0 when some alert was raised, 1 when none, 2 on error (as grep)");
-  scan_cmd->add_option("-c,--config", scan.config, "lodestone.toml naming the rules");
+  add_rule_options(*scan_cmd, scan);
   scan_cmd->add_option("-r,--rules", scan.rules, "rule file, directory or glob (repeat -r for more)")
       ->allow_extra_args(false);
   scan_cmd->add_option("inputs", scan.inputs, "JSONL files (.jsonl, .ndjson, .json), text files, directories, or -");

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -59,6 +60,14 @@ class ScanRun {
     std::cerr << "; " << c.repaired_utf8 << " with invalid UTF-8 replaced, " << c.truncated << " truncated";
     if (unreadable_) std::cerr << "; " << unreadable_ << " input" << (unreadable_ == 1 ? "" : "s") << " unreadable";
     std::cerr << '\n';
+    if (options_.stats) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+      char line[160];
+      std::snprintf(line, sizeof line, "stats: scanned %.1f MB in %.3f s: %.1f MB/s, %.0f posts/s\n", bytes_ / 1e6,
+                    seconds, seconds > 0 ? bytes_ / 1e6 / seconds : 0.0,
+                    seconds > 0 ? static_cast<double>(c.posts) / seconds : 0.0);
+      std::cerr << line;
+    }
     if (unreadable_) return 2;
     return alerts_ > 0 ? 0 : 1;
   }
@@ -81,6 +90,7 @@ class ScanRun {
     uint64_t line_no = 0;
     while (std::getline(*in, line_)) {
       ++line_no;
+      bytes_ += static_cast<double>(line_.size() + 1);
       switch (reader_.parse_line(line_, source, post_, error_)) {
         case LineOutcome::kPost:
           if (reader_.last_repaired()) {
@@ -108,6 +118,7 @@ class ScanRun {
       ++unreadable_;
       return;
     }
+    bytes_ += static_cast<double>(text_.size());
     reader_.text_post(path, text_, options_.source.empty() ? "file" : options_.source, post_);
     if (reader_.last_repaired()) std::cerr << path << ": warning: invalid UTF-8 replaced by U+FFFD\n";
     if (reader_.last_truncated()) {
@@ -136,12 +147,14 @@ class ScanRun {
   bool color_ = false;
   uint64_t alerts_ = 0;
   uint64_t unreadable_ = 0;
+  double bytes_ = 0;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace
 
 int run_scan(const ScanOptions& options) {
-  auto rules = load_rules(options.config, options.rules);
+  auto rules = load_rules(options);
   if (!rules) return 2;
   ScanRun run(options, rules);
   if (options.inputs.empty()) {

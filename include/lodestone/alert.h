@@ -19,12 +19,15 @@ struct AlertMatch {
   std::string snippet;      // the span with some context, "…" where cut
   uint32_t snippet_at = 0;  // byte offset of the span in `snippet`; not part of the JSON
   std::string entity;       // id of the entity this term names, empty when it names none
+  std::string entity_list;  // the [[entities]] list of that entity; empty for an [[entity]]
 };
 
 struct AlertEntity {
   std::string id;
   std::string name;
-  std::string alias;  // the name or alias, as written in the rule file, that matched first
+  std::string kind;   // as the rule file or list gives it; may be empty
+  std::string list;   // the [[entities]] list it came from; empty for an [[entity]]
+  std::string alias;  // the name or alias, as written in the rule file or list, that matched first
 };
 
 struct AlertRule {

@@ -2,6 +2,7 @@
 // Built once by load_rule_set(), then immutable: share it across threads as shared_ptr<const RuleSet>.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,14 @@ class RuleSet {
   std::unique_ptr<compiled::RuleSetData> data_;
 };
 
+// How a load compiles: the database cache and the compile budget. The defaults (no cache, no
+// budget) suit tests and embedding; the CLI passes its own.
+struct LoadOptions {
+  std::string cache_dir;                 // compiled databases are cached here; empty: no cache
+  double compile_time_limit = 0;         // seconds of Hyperscan compile; 0: no limit
+  uint64_t compile_memory_limit = 0;     // bytes of the compiling process; 0: no limit
+};
+
 struct LoadResult {
   std::shared_ptr<const RuleSet> rule_set;  // null when diagnostics hold an error
   Diagnostics diagnostics;                  // every error and warning of the load
@@ -37,9 +46,10 @@ struct LoadResult {
 
 // Loads rule files. Each path is a file, a directory (its *.toml files, sorted), or a glob.
 // All errors of all files are reported; the rule set is built only when there are none.
-LoadResult load_rule_set(const std::vector<std::string>& paths);
+LoadResult load_rule_set(const std::vector<std::string>& paths, const LoadOptions& options = {});
 
 // Loads rules from TOML text in memory; `name` stands for the file in diagnostics.
-LoadResult load_rule_set_from_string(const std::string& toml_text, const std::string& name);
+LoadResult load_rule_set_from_string(const std::string& toml_text, const std::string& name,
+                                     const LoadOptions& options = {});
 
 }  // namespace lodestone

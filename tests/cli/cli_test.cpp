@@ -34,8 +34,10 @@ Run lodestone(const std::string& args, const std::string& input = "") {
   fs::create_directories(dir);
   const std::string in = (dir / "in").string(), out = (dir / "out").string(), err = (dir / "err").string();
   std::ofstream(in, std::ios::binary) << input;
-  const std::string cmd = std::string("cd '") + LODESTONE_SOURCE_DIR + "' && '" + LODESTONE_BINARY + "' " + args +
-                          " <'" + in + "' >'" + out + "' 2>'" + err + "'";
+  // The default database cache goes to a folder of the run's own, never the user's ~/.cache.
+  const std::string cmd = std::string("cd '") + LODESTONE_SOURCE_DIR + "' && LODESTONE_CACHE_DIR='" +
+                          (dir / "cache").string() + "' '" + LODESTONE_BINARY + "' " + args + " <'" + in + "' >'" +
+                          out + "' 2>'" + err + "'";
   int status = std::system(cmd.c_str());
   Run r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
   fs::remove_all(dir);
@@ -153,4 +155,121 @@ TEST_CASE("scan --format text prints one readable line per alert with matches ma
   CHECK(r.code == 0);
   CHECK_THAT(r.out, Contains("high  rare-earth-export-controls  ptt/Stock t1"));
   CHECK_THAT(r.out, Contains("body: «中國»«稀土»«出口管制»"));
+}
+
+// ---- entity lists, the database cache and the compile budget ----
+
+namespace {
+
+// A temporary folder for the duration of a test.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& name)
+      : path(std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+}  // namespace
+
+TEST_CASE("check prints what each entity list loaded and skipped, and why", "[cli][entities]") {
+  Run r = lodestone("check tests/data/lists/sdn_rules.toml");
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Contains("list sdn: 7 entities and 14 names loaded from 19 rows of sdn.csv, alt.csv"));
+  CHECK_THAT(r.out, Contains("skipped 5 rows: no id (column 1) (1); text after a closing quote (1)"));
+  CHECK_THAT(r.out, Contains("skipped 3 names: in the stoplist (1); shorter than min_alias_length = 3 (2)"));
+  CHECK_THAT(r.out, Contains("skipped 1 entity: no name of theirs was left"));
+  CHECK_THAT(r.out, Contains("ok: 1 rules, 7 entities"));
+  CHECK_THAT(r.out, Contains("4 tests passed, 0 failed"));
+  CHECK_THAT(r.err, Contains("tests/data/lists/sdn.csv:8:1: warning: row skipped: no id (column 1)"));
+}
+
+TEST_CASE("scan alerts name the list's entity and alias", "[cli][entities]") {
+  Run r = lodestone("scan -r tests/data/lists/sdn_rules.toml -",
+                    R"({"id": "n1", "title": "Treasury widens sanctions on Osama bin Laden's network"})"
+                    "\n");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  auto alerts = json_lines(r.out);
+  REQUIRE(alerts.size() == 1);
+  CHECK(alerts[0]["entities"] == nlohmann::json::parse(
+                                     R"([{"id":"2","name":"BIN LADIN, Usama bin Muhammad","kind":"individual",)"
+                                     R"("list":"sdn","alias":"BIN LADEN, Osama"}])"));
+  CHECK(alerts[0]["matches"][1]["text"] == "Osama bin Laden");
+  CHECK(alerts[0]["matches"][1]["entity"] == "2");
+}
+
+TEST_CASE("with --stats, a cold start compiles, a warm one loads the cache, a changed rule set recompiles",
+          "[cli][cache]") {
+  TempDir dir("lodestone-cache-cli");
+  std::filesystem::copy(std::string(LODESTONE_SOURCE_DIR) + "/tests/data/lists", dir.path / "lists");
+  const std::string rules = dir / "lists/sdn_rules.toml";
+  const std::string post = R"({"id": "n1", "body": "new sanctions on al-Qaida"})" "\n";
+  const std::string args = "scan --stats --cache-dir '" + (dir / "cache") + "' -r '" + rules + "' --now 2026-01-01T00:00:00Z -";
+  Run cold = lodestone(args, post);
+  INFO(cold.err);
+  REQUIRE(cold.code == 0);
+  CHECK_THAT(cold.err, Contains("compiled in"));
+  CHECK_THAT(cold.err, Contains("stats: scanned"));
+  Run warm = lodestone(args, post);
+  CHECK(warm.code == 0);
+  CHECK_THAT(warm.err, Contains("loaded from the cache in"));
+  CHECK(warm.out == cold.out);
+  std::ofstream(rules, std::ios::app) << "\n[[rule]]\nid = \"more\"\nmatch = 'embargo'\n";
+  Run stale = lodestone(args, post);
+  CHECK(stale.code == 0);
+  CHECK_THAT(stale.err, Contains("compiled in"));
+  CHECK_THAT(stale.err, Contains("cache entry not used: stale"));
+  CHECK(stale.out == cold.out);
+  // --no-cache neither reads nor writes it.
+  Run none = lodestone("check --stats --no-cache '" + rules + "'");
+  CHECK(none.code == 0);
+  CHECK_THAT(none.err, Contains("compiled in"));
+  CHECK_THAT(none.err, !Contains("; cache "));
+}
+
+TEST_CASE("a compile over its time or memory budget fails with an error naming the budget", "[cli][budget]") {
+  TempDir dir("lodestone-budget-cli");
+  // Two thousand regexes with bounded repeats: seconds of Hyperscan compile and many MiB.
+  std::ofstream heavy(dir / "heavy.toml");
+  heavy << "[terms]\nheavy = [\n";
+  for (int i = 0; i < 2000; ++i) heavy << "  '/[a-z]{3,20}foo\\d+bar" << i << "baz[^x]{2,9}/',\n";
+  heavy << "]\n\n[[rule]]\nid = \"heavy\"\nmatch = '@heavy'\n";
+  heavy.close();
+  Run slow = lodestone("check --no-cache --compile-time-limit 0.05 '" + (dir / "heavy.toml") + "'");
+  CHECK(slow.code == 1);
+  CHECK_THAT(slow.err, Contains("error: cannot compile the rule set: compiling the rule set took longer than the time "
+                                "budget of 0.05 s (compile_time_limit / --compile-time-limit)"));
+  Run big = lodestone("scan --no-cache --compile-memory-limit 4 -r '" + (dir / "heavy.toml") + "' -", "{}\n");
+  CHECK(big.code == 2);
+  CHECK_THAT(big.err, Contains("needed more than the memory budget of 4 MiB"));
+  // The same budgets from the config.
+  std::ofstream(dir / "lodestone.toml") << "[lodestone]\nrules = [\"heavy.toml\"]\ncache_dir = false\n"
+                                           "compile_time_limit = 0.05\n";
+  Run config = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  CHECK(config.code == 1);
+  CHECK_THAT(config.err, Contains("time budget of 0.05 s"));
+}
+
+TEST_CASE("the config's cache and budget keys are checked like every other", "[cli][cache]") {
+  TempDir dir("lodestone-config-cli");
+  std::filesystem::copy_file(std::string(LODESTONE_SOURCE_DIR) + "/tests/data/rules/lists_a.toml", dir / "a.toml");
+  std::ofstream(dir / "lodestone.toml") << "[lodestone]\nrules = [\"a.toml\"]\ncompile_time_limit = -1\n"
+                                           "compile_memory_limit = \"lots\"\ncache_dir = 3\n";
+  Run r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  CHECK(r.code == 1);
+  CHECK_THAT(r.err, Contains("lodestone.toml:3:22: error: compile_time_limit must be above 0"));
+  CHECK_THAT(r.err, Contains("lodestone.toml:4:24: error: 'compile_memory_limit' must be a whole number of MiB"));
+  CHECK_THAT(r.err, Contains("lodestone.toml:5:13: error: 'cache_dir' must be a folder, or false for no cache"));
+  std::ofstream(dir / "lodestone.toml") << "[lodestone]\nrules = [\"a.toml\"]\ncache_dir = \"cache\"\n";
+  r = lodestone("check --stats -c '" + (dir / "lodestone.toml") + "'");
+  CHECK(r.code == 0);
+  CHECK_THAT(r.err, Contains("; cache " + (dir / "cache") + "/"));
 }
