@@ -71,7 +71,8 @@ struct EntityListInfo {
   std::vector<std::string> files;  // the main file, then the alias file
   size_t rows = 0;                 // data rows read, in both files
   size_t entities = 0;             // entities loaded
-  size_t names = 0;                // names loaded (each entity's name and aliases, reorderings included)
+  size_t names = 0;                // names loaded: each entity's name and aliases, reorderings included
+  size_t aliases = 0;              // of which aliases (not an entity's own name, not a reordering)
   size_t reordered = 0;            // of which "First LAST" reorderings of "LAST, First"
   // Why rows, entities and names were skipped, with counts, in the order first met.
   std::vector<std::pair<std::string, size_t>> skipped_rows;

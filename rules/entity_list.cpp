@@ -462,7 +462,10 @@ bool read_entity_list(const RuleFile& file, const EntityListDef& def, EntityList
                                                                      def.last_first_kinds.end(),
                                                                      row.kind) != def.last_first_kinds.end());
     seen.clear();
-    auto consider = [&](const std::string& written, const std::string& match_text, bool reordered) {
+    size_t aliases = 0;
+    size_t reordered = 0;
+    // `is_alias`: not the entity's own name; `is_reordering`: a "First LAST" of a "LAST, First".
+    auto consider = [&](const std::string& written, const std::string& match_text, bool is_alias, bool is_reordering) {
       const std::string folded = norm.normalize(match_text, names_form);
       if (folded.empty()) return ListFile::count(info.skipped_names, "empty after normalization");
       if (name_length(folded) < def.min_alias_length) {
@@ -475,13 +478,15 @@ bool read_entity_list(const RuleFile& file, const EntityListDef& def, EntityList
       }
       seen.push_back(match_text);
       e.names.push_back({written, match_text});
-      info.reordered += reordered;
+      reordered += is_reordering;
+      aliases += is_alias && !is_reordering;
     };
     row.aliases.insert(row.aliases.begin(), row.name);
-    for (const auto& written : row.aliases) {
-      consider(written, written, false);
+    for (size_t i = 0; i < row.aliases.size(); ++i) {
+      const std::string& written = row.aliases[i];
+      consider(written, written, i > 0, false);
       if (reorder) {
-        if (std::string r = reorder_last_first(written); !r.empty()) consider(written, r, true);
+        if (std::string r = reorder_last_first(written); !r.empty()) consider(written, r, i > 0, true);
       }
     }
     if (e.names.empty()) {
@@ -489,6 +494,8 @@ bool read_entity_list(const RuleFile& file, const EntityListDef& def, EntityList
       continue;
     }
     info.names += e.names.size();
+    info.aliases += aliases;
+    info.reordered += reordered;
     entity_of_id.emplace(e.id, out.entities.size());
     out.entities.push_back(std::move(e));
   }

@@ -47,11 +47,11 @@ void print_lists(const compiled::RuleSetData& d, std::ostream& out) {
   for (const auto& l : d.entity_lists) {
     std::string files;
     for (const auto& f : l.files) files += (files.empty() ? "" : ", ") + std::filesystem::path(f).filename().string();
-    out << "list " << l.id << ": " << plural(l.entities, "entity", "entities") << " and "
-        << plural(l.names, "name", "names") << " loaded from " << plural(l.rows, "row", "rows") << " of " << files
-        << " in " << fixed(l.seconds, 2) << " s";
-    if (l.reordered) out << " (" << grouped(l.reordered) << " names also matched as First LAST)";
-    out << '\n';
+    out << "list " << l.id << ": " << plural(l.entities, "entity", "entities") << " with "
+        << plural(l.aliases, "alias", "aliases");
+    if (l.reordered) out << " and " << grouped(l.reordered) << " First LAST orders";
+    out << ", " << plural(l.names, "name", "names") << " in all, loaded from " << plural(l.rows, "row", "rows")
+        << " of " << files << " in " << fixed(l.seconds, 2) << " s\n";
     if (l.skipped_row_count()) {
       out << "  skipped " << plural(l.skipped_row_count(), "row", "rows") << ": " << reasons(l.skipped_rows) << '\n';
     }

@@ -182,7 +182,7 @@ TEST_CASE("check prints what each entity list loaded and skipped, and why", "[cl
   Run r = lodestone("check tests/data/lists/sdn_rules.toml");
   INFO(r.err);
   CHECK(r.code == 0);
-  CHECK_THAT(r.out, Contains("list sdn: 7 entities and 14 names loaded from 19 rows of sdn.csv, alt.csv"));
+  CHECK_THAT(r.out, Contains("list sdn: 7 entities with 4 aliases and 3 First LAST orders, 14 names in all, loaded from 19 rows of sdn.csv, alt.csv"));
   CHECK_THAT(r.out, Contains("skipped 5 rows: no id (column 1) (1); text after a closing quote (1)"));
   CHECK_THAT(r.out, Contains("skipped 3 names: in the stoplist (1); shorter than min_alias_length = 3 (2)"));
   CHECK_THAT(r.out, Contains("skipped 1 entity: no name of theirs was left"));

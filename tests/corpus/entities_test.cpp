@@ -74,6 +74,7 @@ TEST_CASE("SDN: the load's counts are stable and every name alerts its own entit
   CHECK(info.skipped_row_count() == 1109);  // aliases of ids the SDN file does not hold
   CHECK(info.names == 49106);
   CHECK(info.reordered == 15334);
+  CHECK(info.aliases == 18338);
   CHECK(info.skipped_name_count() == 50);
 
   // Every name the list loaded, as a post of its own.

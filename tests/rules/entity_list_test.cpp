@@ -93,6 +93,9 @@ TEST_CASE("a CSV list with an alias file loads, counting every row loaded and sk
   CHECK(skipped(info.skipped_names, "in the stoplist") == 1);                // "THE BASE"
   // Reorderings of the two individuals' "LAST, First" names: BIN LADIN ×2, ZHANG.
   CHECK(info.reordered == 3);
+  // AL-QAIDA, BIN LADEN, 張偉, ROSNEFT (ORPHAN ALIAS has no entity; THE BASE and AB are skipped).
+  CHECK(info.aliases == 4);
+  CHECK(info.names == info.entities + info.aliases + info.reordered);
 
   // Each skipped row is a warning at its file and line; the load goes on.
   const std::string diags = format_diagnostics(r.diagnostics);
