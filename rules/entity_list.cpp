@@ -366,6 +366,7 @@ bool read_entity_list(const RuleFile& file, const EntityListDef& def, EntityList
   std::vector<Row> rows;
   std::unordered_map<std::string, size_t> by_id;
   std::unordered_map<std::string, uint32_t> id_line;
+  std::set<std::string> left_out;  // ids of rows whose kind is not in `kinds`
 
   std::string text;
   ListFile main(file, def.main, info, diags);
@@ -402,6 +403,12 @@ bool read_entity_list(const RuleFile& file, const EntityListDef& def, EntityList
     if (auto [it, added] = id_line.emplace(row.id, rec.line); !added) {
       return main.skip(rec.line, "id '" + row.id + "' is repeated (first at line " + std::to_string(it->second) + ")");
     }
+    if (!def.kinds.empty() && std::find(def.kinds.begin(), def.kinds.end(), row.kind) == def.kinds.end()) {
+      // Left out on purpose: counted, not warned, and so are its aliases.
+      ListFile::count(info.skipped_rows, "kind not in 'kinds'");
+      left_out.insert(row.id);
+      return;
+    }
     by_id.emplace(row.id, rows.size());
     rows.push_back(std::move(row));
   });
@@ -433,6 +440,9 @@ bool read_entity_list(const RuleFile& file, const EntityListDef& def, EntityList
       if (id.values.empty()) return aliases.skip(rec.line, "no id (" + a_id.describe() + ")");
       if (name.values.empty()) return aliases.skip(rec.line, "no alias (" + a_name.describe() + ")");
       auto it = by_id.find(id.values[0]);
+      if (it == by_id.end() && left_out.count(id.values[0])) {
+        return ListFile::count(info.skipped_rows, "an alias of an entity whose kind is not in 'kinds'");
+      }
       if (it == by_id.end()) return aliases.skip(rec.line, "an alias of an id not in the list");
       for (const auto& v : name.values) {
         if (!valid_utf8(v)) return aliases.skip(rec.line, "not valid UTF-8");

@@ -174,7 +174,8 @@ void read_entity_list(const RuleFile& file, Diagnostics& diags, const toml::tabl
   TableReader r(file, diags, t, "[[entities]]",
                 {"id", "file", "format", "header", "id_column", "name_column", "kind_column", "kind", "alias_column",
                  "alias_separator", "empty", "alias_file", "alias_format", "alias_header", "alias_id_column",
-                 "alias_name_column", "name_order", "name_order_kinds", "min_alias_length", "stoplist", "exclude"});
+                 "alias_name_column", "name_order", "name_order_kinds", "min_alias_length", "stoplist", "exclude",
+                 "kinds"});
   bool ok = true;
   auto missing = [&](const char* key, const std::string& why) {
     if (!t.get(key)) file.error(diags, "missing-key", e.place, "[[entities]] needs " + why);
@@ -227,6 +228,10 @@ void read_entity_list(const RuleFile& file, Diagnostics& diags, const toml::tabl
   values.clear();
   if (r.strings("name_order_kinds", values, true)) {
     for (auto& v : values) e.last_first_kinds.push_back(v.value);
+  }
+  values.clear();
+  if (r.strings("kinds", values, true)) {
+    for (auto& v : values) e.kinds.push_back(v.value);
   }
   int64_t min_length = 0;
   if (r.integer("min_alias_length", min_length)) {

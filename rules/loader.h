@@ -62,6 +62,7 @@ struct EntityListDef {
   ColumnRef alias_name_column;
   bool last_first = false;       // name_order = "last_first": "LAST, First" also as "First LAST"
   std::vector<std::string> last_first_kinds;  // only for these kinds; empty: every kind
+  std::vector<std::string> kinds;  // load only entities of these kinds (after `kind`); empty: every kind
   uint32_t min_alias_length = 0;  // names shorter than this (in characters, spaces aside) are skipped
   std::vector<std::string> stoplist;  // names skipped, compared in the name form
   std::vector<std::pair<Located, std::vector<Located>>> exclude;  // entity id → phrases

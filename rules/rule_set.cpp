@@ -4,6 +4,7 @@
 #include <glob.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 
 #include "rules/compiled.h"
@@ -71,7 +72,8 @@ std::vector<std::string> expand_paths(const std::vector<std::string>& paths, Dia
   return unique;
 }
 
-LoadResult finish(std::vector<rules::RuleFile> files, Diagnostics diags, const LoadOptions& options) {
+LoadResult finish(std::vector<rules::RuleFile> files, Diagnostics diags, const LoadOptions& options,
+                  double read_seconds = 0) {
   LoadResult result;
   rules::BuildOptions build;
   build.cache_dir = options.cache_dir;
@@ -87,6 +89,7 @@ LoadResult finish(std::vector<rules::RuleFile> files, Diagnostics diags, const L
   std::sort(names.begin(), names.end());
   for (const auto& n : names) build.cache_name += n + '\n';
   auto data = rules::compile_rule_set(files, build, diags);
+  if (data) data->stats.read_seconds += read_seconds;  // the rule files, before their lists
   if (data && !diags.has_errors()) result.rule_set = std::make_shared<const RuleSet>(std::move(data));
   result.diagnostics = std::move(diags);
   return result;
@@ -97,11 +100,13 @@ LoadResult finish(std::vector<rules::RuleFile> files, Diagnostics diags, const L
 LoadResult load_rule_set(const std::vector<std::string>& paths, const LoadOptions& options) {
   Diagnostics diags;
   std::vector<rules::RuleFile> files;
+  const auto started = std::chrono::steady_clock::now();
   for (const auto& path : expand_paths(paths, diags)) {
     if (auto file = rules::read_rule_file(path, diags)) files.push_back(std::move(*file));
   }
   if (paths.empty()) diags.error("no-rules", {}, "no rule files given");
-  return finish(std::move(files), std::move(diags), options);
+  const double read = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return finish(std::move(files), std::move(diags), options, read);
 }
 
 LoadResult load_rule_set_from_string(const std::string& toml_text, const std::string& name,

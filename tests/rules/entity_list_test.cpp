@@ -381,6 +381,20 @@ TEST_CASE("mistakes in [[entities]] are errors at their place", "[entities]") {
              Catch::Contains("did you mean '@sdn'?"));
 }
 
+TEST_CASE("kinds = [...] loads only entities of those kinds, and leaves their aliases out quietly", "[entities]") {
+  LoadResult r = load(with_rule(kSdn + "kinds = [\"individual\", \"entity\"]\n", "@sdn"));
+  INFO(format_diagnostics(r.diagnostics));
+  REQUIRE(r.rule_set);
+  const auto& info = list_info(*r.rule_set, "sdn");
+  // The vessels APPLE, X and DOVE (with its alias AB) are left out.
+  CHECK(info.entities == 5);
+  CHECK(skipped(info.skipped_rows, "kind not in 'kinds'") == 3);
+  CHECK(skipped(info.skipped_rows, "an alias of an entity whose kind") == 1);
+  CHECK(format_diagnostics(r.diagnostics).find("alt.csv:7") == std::string::npos);
+  CHECK(entities_in(r.rule_set, "the vessel DOVE").empty());
+  CHECK(entities_in(r.rule_set, "Rosneft") == std::vector<std::string>{"10"});
+}
+
 TEST_CASE("reorder_last_first takes exactly one comma with text on both sides", "[entities]") {
   CHECK(rules::reorder_last_first("BIN LADIN, Usama") == "Usama BIN LADIN");
   CHECK(rules::reorder_last_first("  ZHANG ,Wei ") == "Wei ZHANG");
