@@ -1,0 +1,62 @@
+// The webhook notifier: one HTTP POST per attempt, signed as Standard Webhooks
+// (https://www.standardwebhooks.com/). One notifier serves one thread at a time; calls to send()
+// from several threads are serialized. The signing helpers are pure; call them from any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "lodestone/notifier.h"
+
+namespace lodestone {
+
+struct WebhookOptions {
+  std::string name;
+  std::string url;              // http:// or https://; userinfo becomes Basic authentication
+  std::string secret;           // Standard Webhooks "whsec_<base64>", or raw key bytes; empty: no signature
+  std::string format = "json";  // json | slack | discord
+  double timeout = 10;          // seconds for the whole attempt, connecting included
+  std::vector<std::pair<std::string, std::string>> headers;  // sent with every request
+};
+
+// Why these options cannot work, in one sentence that names neither the secret nor the URL's
+// credentials; empty when they can. The config stage reports it with the option's place.
+std::string check_webhook_options(const WebhookOptions& options);
+
+class WebhookNotifier : public Notifier {
+ public:
+  // Options that check_webhook_options() refuses give a notifier whose every send() is kDead
+  // with that reason and sends nothing.
+  explicit WebhookNotifier(WebhookOptions options);
+  ~WebhookNotifier() override;
+  WebhookNotifier(const WebhookNotifier&) = delete;
+  WebhookNotifier& operator=(const WebhookNotifier&) = delete;
+
+  const std::string& name() const override;
+
+  // One POST with headers webhook-id (the alert id), webhook-timestamp (this attempt, unix
+  // seconds) and, with a secret, webhook-signature. The `json` body is
+  // {"type":"lodestone.alert","timestamp":"<RFC 3339 of this attempt>","data":<alert_json>} with
+  // alert_json copied byte for byte; `slack` and `discord` send one line of text instead.
+  // 2xx is delivered; 408, 429, 5xx, network errors and timeouts retry; anything else is dead.
+  DeliveryAttempt send(const Alert& alert, const std::string& alert_json) override;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// "v1,<base64 HMAC-SHA256 of id.timestamp.body>", the webhook-signature value. The key is the
+// base64-decoded part of a "whsec_" secret, or the secret's own bytes without that prefix.
+// Empty when a "whsec_" secret is not valid base64, or the key is empty.
+std::string standard_webhooks_signature(std::string_view secret, std::string_view id, std::string_view timestamp,
+                                        std::string_view body);
+
+// A Retry-After value (delta-seconds, or an HTTP-date read against `now`, unix seconds) as seconds
+// to wait: 0 for a date already past, -1 when it is neither.
+double parse_retry_after(std::string_view value, double now);
+
+}  // namespace lodestone

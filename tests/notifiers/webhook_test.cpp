@@ -1,0 +1,590 @@
+// The webhook notifier against a real HTTP receiver on loopback: bodies, Standard Webhooks
+// headers and signatures, how each answer maps to an outcome, and errors that keep secrets.
+#include "notifiers/webhook/webhook.h"
+
+#include <arpa/inet.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+using lodestone::Alert;
+using lodestone::DeliveryAttempt;
+using lodestone::WebhookNotifier;
+using lodestone::WebhookOptions;
+using Outcome = DeliveryAttempt::Outcome;
+
+namespace {
+
+constexpr const char* kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+struct Received {
+  std::string path;
+  std::string body;
+  httplib::Headers headers;  // names compare case-insensitively
+
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+  size_t count(const std::string& name) const { return headers.count(name); }
+};
+
+// An HTTP server on 127.0.0.1 and a port of its choosing, answering every POST as the test
+// scripts it and recording each request before answering it. Stopped when it goes out of scope.
+class Receiver {
+ public:
+  using Answer = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+  Receiver() {
+    // A proxy from the environment must not stand between the notifier and loopback.
+    ::setenv("no_proxy", "127.0.0.1", 1);
+    server_.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
+      Answer answer;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        received_.push_back({req.path, req.body, req.headers});
+        answer = answer_;
+      }
+      answer(req, res);
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    REQUIRE(port_ > 0);
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // stop() before the loop has started would be lost and leave the loop waiting forever.
+    for (int i = 0; i < 5000 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    REQUIRE(server_.is_running());
+  }
+  ~Receiver() {
+    server_.stop();
+    thread_.join();
+  }
+
+  void answer(Answer a) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    answer_ = std::move(a);
+  }
+  void answer_status(int status, std::string body = "") {
+    answer([status, body](const httplib::Request&, httplib::Response& res) {
+      res.status = status;
+      if (!body.empty()) res.set_content(body, "text/plain");
+    });
+  }
+  std::vector<Received> requests() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return received_;
+  }
+  int port() const { return port_; }
+  std::string url(const std::string& path = "/hook") const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = -1;
+  mutable std::mutex mutex_;
+  Answer answer_ = [](const httplib::Request&, httplib::Response& res) { res.status = 200; };
+  std::vector<Received> received_;
+};
+
+// A loopback port that refuses connections: bound (so nothing else takes it) but not listening.
+class ClosedPort {
+ public:
+  ClosedPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~ClosedPort() { ::close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+Alert sample_alert() {
+  Alert a;
+  a.rule.id = "rare-earth-export-controls";
+  a.rule.title = "Rare \"earth\" export controls";
+  a.rule.severity = "high";
+  a.rule.tags = {"minerals"};
+  a.post.id = "M.1";
+  a.post.source = "ptt/Stock";
+  a.post.title = "中國對稀土出口管制 <@everyone> & more";
+  a.post.url = "https://example.com/p/1?x=1&y=2";
+  a.post.published = "2026-01-11T11:00:00Z";
+  a.id = lodestone::alert_id(a.rule.id, a.post.source, a.post.id);
+  lodestone::AlertMatch m;
+  m.field = "body";
+  m.term = "稀土";
+  m.text = "稀土";
+  m.start = 3;
+  m.end = 5;
+  m.byte_start = 9;
+  m.byte_end = 15;
+  m.snippet = "…中國對稀土出口…";
+  a.matches.push_back(m);
+  a.matched_at = "2026-01-11T11:08:03Z";
+  return a;
+}
+
+WebhookOptions options_for(const std::string& url, const std::string& secret = kSecret) {
+  WebhookOptions o;
+  o.name = "ops-hook";
+  o.url = url;
+  o.secret = secret;
+  o.timeout = 5;
+  return o;
+}
+
+std::string rfc3339(long long unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("the Standard Webhooks specification's test vector verifies", "[webhook]") {
+  const std::string body = R"({"test": 2432232314})";
+  CHECK(lodestone::standard_webhooks_signature(kSecret, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", body) ==
+        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+  // Any byte of id, timestamp or body changes it.
+  CHECK(lodestone::standard_webhooks_signature(kSecret, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265331", body) !=
+        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+  CHECK(lodestone::standard_webhooks_signature(kSecret, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330",
+                                               R"({"test":2432232314})") !=
+        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+}
+
+TEST_CASE("a secret without the whsec_ prefix is the key's own bytes", "[webhook]") {
+  // base64("a raw key!") == "YSByYXcga2V5IQ=="
+  const std::string raw = lodestone::standard_webhooks_signature("a raw key!", "msg_1", "1", "{}");
+  CHECK(raw.rfind("v1,", 0) == 0);
+  CHECK(raw == lodestone::standard_webhooks_signature("whsec_YSByYXcga2V5IQ==", "msg_1", "1", "{}"));
+  CHECK(raw == lodestone::standard_webhooks_signature("whsec_YSByYXcga2V5IQ", "msg_1", "1", "{}"));  // unpadded
+  CHECK(raw != lodestone::standard_webhooks_signature("whsec_YSByYXcga2V5Iq==", "msg_1", "1", "{}"));
+  CHECK(lodestone::standard_webhooks_signature("whsec_not base64!", "msg_1", "1", "{}").empty());
+  CHECK(lodestone::standard_webhooks_signature("", "msg_1", "1", "{}").empty());
+}
+
+TEST_CASE("Retry-After is read as delta-seconds or as an HTTP-date", "[webhook]") {
+  const double date = 784111777;  // Sun, 06 Nov 1994 08:49:37 GMT
+  CHECK(lodestone::parse_retry_after("7", 0) == 7);
+  CHECK(lodestone::parse_retry_after(" 120 ", 0) == 120);
+  CHECK(lodestone::parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", date - 30) == 30);
+  CHECK(lodestone::parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", date - 30) == 30);
+  CHECK(lodestone::parse_retry_after("Sun Nov  6 08:49:37 1994", date - 30) == 30);
+  CHECK(lodestone::parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", date + 100) == 0);  // already past
+  CHECK(lodestone::parse_retry_after("soon", 0) == -1);
+  CHECK(lodestone::parse_retry_after("-5", 0) == -1);
+  CHECK(lodestone::parse_retry_after("1.5", 0) == -1);
+  CHECK(lodestone::parse_retry_after("", 0) == -1);
+}
+
+TEST_CASE("options that cannot work are refused without quoting the URL or the secret", "[webhook]") {
+  const std::string url = "https://user:pw-9f8e7d@hooks.example.com/in?token=tok-1a2b";
+  CHECK(lodestone::check_webhook_options(options_for(url)).empty());
+
+  auto refused = [&](WebhookOptions o) {
+    std::string why = lodestone::check_webhook_options(o);
+    CHECK_FALSE(why.empty());
+    CHECK(contains(why, "ops-hook"));
+    CHECK_FALSE(contains(why, "pw-9f8e7d"));
+    CHECK_FALSE(contains(why, "tok-1a2b"));
+    CHECK_FALSE(contains(why, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+    return why;
+  };
+  WebhookOptions o = options_for(url);
+  o.format = "xml";
+  CHECK(contains(refused(o), "format"));
+  o = options_for("ftp://user:pw-9f8e7d@hooks.example.com/in?token=tok-1a2b");
+  CHECK(contains(refused(o), "http"));
+  o = options_for("not a url pw-9f8e7d tok-1a2b");
+  CHECK(contains(refused(o), "url"));
+  o = options_for(url, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw!!");
+  CHECK(contains(refused(o), "base64"));
+  o = options_for(url);
+  o.timeout = 0;
+  CHECK(contains(refused(o), "timeout"));
+  o = options_for(url);
+  o.headers = {{"X-Team", "a\r\nX-Injected: yes"}};
+  CHECK(contains(refused(o), "line break"));
+  o = options_for(url);
+  o.headers = {{"Webhook-Signature", "v1,forged"}};
+  CHECK(contains(refused(o), "set by the notifier"));
+  o = options_for(url);
+  o.headers = {{"Bad Name", "x"}};
+  CHECK(contains(refused(o), "header name"));
+}
+
+TEST_CASE("a notifier with options that cannot work is dead on every send and sends nothing", "[webhook]") {
+  Receiver receiver;
+  WebhookOptions o = options_for(receiver.url());
+  o.format = "xml";
+  WebhookNotifier notifier(o);
+  const Alert alert = sample_alert();
+  DeliveryAttempt got = notifier.send(alert, lodestone::to_json(alert));
+  CHECK(got.outcome == Outcome::kDead);
+  CHECK(got.status == 0);
+  CHECK(contains(got.error, "format"));
+  CHECK(receiver.requests().empty());
+}
+
+TEST_CASE("an alert id that cannot be a webhook-id is dead and sends nothing", "[webhook][http]") {
+  Receiver receiver;
+  WebhookNotifier notifier(options_for(receiver.url()));
+  for (const char* id : {"", "ab\r\nX-Injected: 1", "msg.1"}) {
+    Alert alert = sample_alert();
+    alert.id = id;
+    DeliveryAttempt got = notifier.send(alert, lodestone::to_json(alert));
+    CHECK(got.outcome == Outcome::kDead);
+    CHECK(contains(got.error, "id"));
+  }
+  CHECK(receiver.requests().empty());
+}
+
+TEST_CASE("a 2xx answer is delivered; the body wraps the alert's bytes and the signature verifies", "[webhook][http]") {
+  Receiver receiver;
+  receiver.answer_status(204);
+  WebhookOptions o = options_for(receiver.url());
+  o.headers = {{"X-Team", "ops"}, {"Authorization", "Bearer abc"}};
+  WebhookNotifier notifier(o);
+  CHECK(notifier.name() == "ops-hook");
+  const Alert alert = sample_alert();
+  const std::string json = lodestone::to_json(alert);
+
+  const long long before = std::time(nullptr);
+  DeliveryAttempt got = notifier.send(alert, json);
+  const long long after = std::time(nullptr);
+  CHECK(got.outcome == Outcome::kDelivered);
+  CHECK(got.status == 204);
+  CHECK(got.error.empty());
+  CHECK(got.retry_after == -1);
+
+  const auto requests = receiver.requests();
+  REQUIRE(requests.size() == 1);
+  const Received& r = requests[0];
+  CHECK(r.path == "/hook");
+  CHECK(r.header("Content-Type") == "application/json");
+  CHECK(r.header("webhook-id") == alert.id);
+  CHECK(r.count("webhook-id") == 1);
+  CHECK(r.header("X-Team") == "ops");
+  CHECK(r.header("Authorization") == "Bearer abc");
+  const std::string timestamp = r.header("webhook-timestamp");
+  REQUIRE_FALSE(timestamp.empty());
+  const long long t = std::stoll(timestamp);
+  CHECK(t >= before);
+  CHECK(t <= after);
+
+  CHECK(r.body == R"({"type":"lodestone.alert","timestamp":")" + rfc3339(t) + R"(","data":)" + json + "}");
+  const auto parsed = nlohmann::json::parse(r.body);
+  CHECK(parsed["type"] == "lodestone.alert");
+  CHECK(parsed["data"] == nlohmann::json::parse(json));
+
+  // What a receiver does: recompute the signature over exactly the bytes it got.
+  CHECK(r.header("webhook-signature") == lodestone::standard_webhooks_signature(kSecret, alert.id, timestamp, r.body));
+  CHECK(r.header("webhook-signature") !=
+        lodestone::standard_webhooks_signature("whsec_YSByYXcga2V5IQ==", alert.id, timestamp, r.body));
+}
+
+TEST_CASE("without a secret no signature header is sent", "[webhook][http]") {
+  Receiver receiver;
+  WebhookNotifier notifier(options_for(receiver.url(), ""));
+  const Alert alert = sample_alert();
+  CHECK(notifier.send(alert, lodestone::to_json(alert)).outcome == Outcome::kDelivered);
+  const auto requests = receiver.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].count("webhook-signature") == 0);
+  CHECK(requests[0].header("webhook-id") == alert.id);
+}
+
+TEST_CASE("a 503 with Retry-After: 7 is retried after 7 seconds", "[webhook][http]") {
+  Receiver receiver;
+  receiver.answer([](const httplib::Request&, httplib::Response& res) {
+    res.status = 503;
+    res.set_header("Retry-After", "7");
+    res.set_content("busy", "text/plain");
+  });
+  WebhookNotifier notifier(options_for(receiver.url()));
+  const Alert alert = sample_alert();
+  DeliveryAttempt got = notifier.send(alert, lodestone::to_json(alert));
+  CHECK(got.outcome == Outcome::kRetry);
+  CHECK(got.status == 503);
+  CHECK(got.retry_after == 7);
+  CHECK(contains(got.error, "ops-hook"));
+  CHECK(contains(got.error, receiver.url()));
+  CHECK(contains(got.error, "503"));
+  CHECK(contains(got.error, "busy"));
+}
+
+TEST_CASE("429 and 408 are retried, other 4xx are dead", "[webhook][http]") {
+  Receiver receiver;
+  WebhookNotifier notifier(options_for(receiver.url()));
+  const Alert alert = sample_alert();
+  const std::string json = lodestone::to_json(alert);
+
+  receiver.answer_status(429);
+  DeliveryAttempt got = notifier.send(alert, json);
+  CHECK(got.outcome == Outcome::kRetry);
+  CHECK(got.status == 429);
+  CHECK(got.retry_after == -1);
+
+  receiver.answer_status(408);
+  got = notifier.send(alert, json);
+  CHECK(got.outcome == Outcome::kRetry);
+  CHECK(got.status == 408);
+
+  receiver.answer_status(400, "invalid_payload");
+  got = notifier.send(alert, json);
+  CHECK(got.outcome == Outcome::kDead);
+  CHECK(got.status == 400);
+  CHECK(contains(got.error, "400"));
+  CHECK(contains(got.error, "invalid_payload"));
+
+  receiver.answer_status(404);
+  CHECK(notifier.send(alert, json).outcome == Outcome::kDead);
+  receiver.answer_status(500);
+  CHECK(notifier.send(alert, json).outcome == Outcome::kRetry);
+}
+
+TEST_CASE("a redirect is not followed and is dead", "[webhook][http]") {
+  Receiver receiver;
+  receiver.answer([&receiver](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/hook") {
+      res.status = 301;
+      res.set_header("Location", receiver.url("/elsewhere"));
+    } else {
+      res.status = 200;
+    }
+  });
+  WebhookNotifier notifier(options_for(receiver.url()));
+  const Alert alert = sample_alert();
+  DeliveryAttempt got = notifier.send(alert, lodestone::to_json(alert));
+  CHECK(got.outcome == Outcome::kDead);
+  CHECK(got.status == 301);
+  CHECK(contains(got.error, "redirect"));
+  const auto requests = receiver.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].path == "/hook");
+}
+
+TEST_CASE("a receiver slower than the timeout is retried with no status", "[webhook][http]") {
+  Receiver receiver;
+  receiver.answer([](const httplib::Request&, httplib::Response& res) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    res.status = 200;
+  });
+  WebhookOptions o = options_for(receiver.url());
+  o.timeout = 0.5;
+  WebhookNotifier notifier(o);
+  const Alert alert = sample_alert();
+  const auto start = std::chrono::steady_clock::now();
+  DeliveryAttempt got = notifier.send(alert, lodestone::to_json(alert));
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(got.outcome == Outcome::kRetry);
+  CHECK(got.status == 0);
+  CHECK(contains(got.error, "timed out after 0.5 s"));
+  CHECK(contains(got.error, "ops-hook"));
+  CHECK(took < 1.4);
+  CHECK(receiver.requests().size() == 1);
+}
+
+TEST_CASE("a closed port is retried with no status", "[webhook][http]") {
+  ClosedPort closed;
+  WebhookNotifier notifier(options_for("http://127.0.0.1:" + std::to_string(closed.port()) + "/hook"));
+  const Alert alert = sample_alert();
+  DeliveryAttempt got = notifier.send(alert, lodestone::to_json(alert));
+  CHECK(got.outcome == Outcome::kRetry);
+  CHECK(got.status == 0);
+  CHECK(contains(got.error, "ops-hook"));
+  CHECK(contains(got.error, "127.0.0.1:" + std::to_string(closed.port())));
+}
+
+TEST_CASE("every attempt of one alert has the same webhook-id and the same body but the timestamp", "[webhook][http]") {
+  Receiver receiver;
+  receiver.answer_status(503);
+  WebhookNotifier notifier(options_for(receiver.url()));
+  const Alert alert = sample_alert();
+  const std::string json = lodestone::to_json(alert);
+  CHECK(notifier.send(alert, json).outcome == Outcome::kRetry);
+  // A second later, so that the attempt's own timestamp must change.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  receiver.answer_status(200);
+  CHECK(notifier.send(alert, json).outcome == Outcome::kDelivered);
+
+  const auto requests = receiver.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0].header("webhook-id") == alert.id);
+  CHECK(requests[1].header("webhook-id") == alert.id);
+  const std::string t0 = requests[0].header("webhook-timestamp");
+  const std::string t1 = requests[1].header("webhook-timestamp");
+  CHECK(t0 != t1);
+  // The bodies with each one's timestamp taken out are byte-identical.
+  auto without_timestamp = [](std::string body, const std::string& unix_seconds) {
+    const std::string ts = "\"timestamp\":\"" + rfc3339(std::stoll(unix_seconds)) + "\"";
+    const size_t at = body.find(ts);
+    REQUIRE(at != std::string::npos);
+    return body.erase(at, ts.size());
+  };
+  CHECK(requests[0].body != requests[1].body);
+  CHECK(without_timestamp(requests[0].body, t0) == without_timestamp(requests[1].body, t1));
+  // Each attempt is signed over its own timestamp.
+  for (const auto& r : requests) {
+    CHECK(r.header("webhook-signature") ==
+          lodestone::standard_webhooks_signature(kSecret, alert.id, r.header("webhook-timestamp"), r.body));
+  }
+}
+
+TEST_CASE("slack and discord get one line of valid JSON text naming the rule", "[webhook][http]") {
+  Receiver receiver;
+  const Alert alert = sample_alert();
+  const std::string json = lodestone::to_json(alert);
+
+  WebhookOptions slack = options_for(receiver.url("/slack"));
+  slack.format = "slack";
+  CHECK(WebhookNotifier(slack).send(alert, json).outcome == Outcome::kDelivered);
+  WebhookOptions discord = options_for(receiver.url("/discord"));
+  discord.format = "discord";
+  CHECK(WebhookNotifier(discord).send(alert, json).outcome == Outcome::kDelivered);
+
+  const auto requests = receiver.requests();
+  REQUIRE(requests.size() == 2);
+  const auto s = nlohmann::json::parse(requests[0].body);
+  REQUIRE(s.contains("text"));
+  const std::string text = s["text"];
+  CHECK(contains(text, "Rare \"earth\" export controls"));
+  CHECK(contains(text, "high"));
+  CHECK(contains(text, "中國對稀土出口管制"));
+  // Slack markup is escaped, so a post title cannot make a mention or a link.
+  CHECK(contains(text, "&lt;@everyone&gt; &amp; more"));
+  CHECK(contains(text, "https://example.com/p/1?x=1&amp;y=2"));
+  CHECK_FALSE(contains(text, "\n"));
+
+  const auto d = nlohmann::json::parse(requests[1].body);
+  REQUIRE(d.contains("content"));
+  const std::string content = d["content"];
+  CHECK(contains(content, "Rare \"earth\" export controls"));
+  CHECK(contains(content, "<@everyone> & more"));
+  CHECK(contains(content, "https://example.com/p/1?x=1&y=2"));
+  CHECK(d["allowed_mentions"]["parse"] == nlohmann::json::array());
+
+  // The Standard Webhooks headers come along, signed over the body actually sent.
+  for (const auto& r : requests) {
+    CHECK(r.header("webhook-id") == alert.id);
+    CHECK(r.header("webhook-signature") ==
+          lodestone::standard_webhooks_signature(kSecret, alert.id, r.header("webhook-timestamp"), r.body));
+  }
+}
+
+TEST_CASE("errors never show the secret, the URL's password or its query", "[webhook][http]") {
+  Receiver receiver;
+  // A receiver that echoes everything back, secrets included.
+  receiver.answer([](const httplib::Request&, httplib::Response& res) {
+    res.status = 400;
+    res.set_content(std::string("bad: token=qtok-77 pass=s3cr3t-pass key=") + kSecret, "text/plain");
+  });
+  const std::string port = std::to_string(receiver.port());
+  WebhookNotifier notifier(options_for("http://alice:s3cr3t-pass@127.0.0.1:" + port + "/hook?token=qtok-77"));
+  const Alert alert = sample_alert();
+  DeliveryAttempt got = notifier.send(alert, lodestone::to_json(alert));
+  CHECK(got.outcome == Outcome::kDead);
+  CHECK(got.status == 400);
+  CHECK(contains(got.error, "ops-hook"));
+  CHECK(contains(got.error, "http://127.0.0.1:" + port + "/hook"));
+  CHECK(contains(got.error, "bad: *** pass=*** key=***"));
+  for (const char* secret : {"s3cr3t-pass", "qtok-77", "alice", kSecret, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}) {
+    INFO(secret);
+    CHECK_FALSE(contains(got.error, secret));
+  }
+  // The credentials still went where they belong: Basic authentication.
+  const auto requests = receiver.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].header("Authorization").rfind("Basic ", 0) == 0);
+
+  // And when no one answers at all.
+  ClosedPort closed;
+  const std::string closed_port = std::to_string(closed.port());
+  WebhookNotifier unreachable(options_for("http://alice:s3cr3t-pass@127.0.0.1:" + closed_port + "/hook?token=qtok-77"));
+  got = unreachable.send(alert, lodestone::to_json(alert));
+  CHECK(got.outcome == Outcome::kRetry);
+  CHECK(contains(got.error, "127.0.0.1:" + closed_port));
+  for (const char* secret : {"s3cr3t-pass", "qtok-77", "alice", kSecret}) {
+    INFO(secret);
+    CHECK_FALSE(contains(got.error, secret));
+  }
+}
+
+TEST_CASE("outside text holding a short hidden string is left out rather than mangled", "[webhook][http]") {
+  Receiver receiver;
+  receiver.answer_status(400, "page 1 is bad");
+  const std::string who = "webhook \"ops-hook\" (http://127.0.0.1:" + std::to_string(receiver.port()) + "/hook)";
+  WebhookNotifier notifier(options_for(receiver.url("/hook?page=1")));
+  const Alert alert = sample_alert();
+  DeliveryAttempt got = notifier.send(alert, lodestone::to_json(alert));
+  CHECK(got.outcome == Outcome::kDead);
+  CHECK(got.error == who + ": HTTP 400");
+
+  receiver.answer_status(400, "page 2 is bad");
+  got = notifier.send(alert, lodestone::to_json(alert));
+  CHECK(got.error == who + ": HTTP 400: page 2 is bad");
+}
+
+TEST_CASE("a receiver's answer is quoted short, on one line, as valid UTF-8", "[webhook][http]") {
+  Receiver receiver;
+  // A line break, a stray byte, CJK text, then far more than an error needs, ending in a cut "稀".
+  receiver.answer_status(422, "bad\r\nfield \xff 稀土 " + std::string(300, 'x'));
+  WebhookNotifier notifier(options_for(receiver.url()));
+  const Alert alert = sample_alert();
+  DeliveryAttempt got = notifier.send(alert, lodestone::to_json(alert));
+  CHECK(got.outcome == Outcome::kDead);
+  CHECK(contains(got.error, ": HTTP 422: bad  field ? 稀土 xxx"));
+  CHECK(got.error.size() < 400);
+  CHECK_FALSE(contains(got.error, "\n"));
+  CHECK_NOTHROW(nlohmann::json(got.error).dump());
+
+  receiver.answer_status(422, std::string(198, 'y') + "稀");  // 201 bytes: cut inside the character
+  got = notifier.send(alert, lodestone::to_json(alert));
+  CHECK(got.error.substr(got.error.size() - 3) == "y??");
+  CHECK_NOTHROW(nlohmann::json(got.error).dump());
+}
+
+TEST_CASE("slack and discord URLs keep their token path out of errors", "[webhook][http]") {
+  Receiver receiver;
+  receiver.answer_status(404, "no such hook");
+  WebhookOptions o = options_for(receiver.url("/services/T000/B000/XXXXtoken"), "");
+  o.format = "slack";
+  WebhookNotifier notifier(o);
+  const Alert alert = sample_alert();
+  DeliveryAttempt got = notifier.send(alert, lodestone::to_json(alert));
+  CHECK(got.outcome == Outcome::kDead);
+  CHECK(contains(got.error, "http://127.0.0.1:" + std::to_string(receiver.port()) + "/…"));
+  CHECK_FALSE(contains(got.error, "XXXXtoken"));
+}
