@@ -114,39 +114,35 @@ void split_csv(std::string_view text, const std::function<void(Record&)>& each) 
   }
 }
 
-void split_tsv(std::string_view text, const std::function<void(Record&)>& each) {
+// Calls f(line number, line) for each line of `text` that is not blank.
+void for_each_line(std::string_view text, const std::function<void(uint32_t, std::string_view)>& f) {
   uint32_t line = 0;
-  size_t i = 0;
-  while (i < text.size()) {
+  for (size_t i = 0; i < text.size();) {
     size_t e = text.find('\n', i);
     if (e == std::string_view::npos) e = text.size();
     const std::string_view row = text.substr(i, e - i);
     ++line;
     i = e + 1;
-    if (trim(row).empty()) continue;
+    if (!trim(row).empty()) f(line, row);
+  }
+}
+
+void split_tsv(std::string_view text, const std::function<void(Record&)>& each) {
+  for_each_line(text, [&](uint32_t line, std::string_view row) {
     Record rec;
     rec.line = line;
-    size_t b = 0;
-    while (true) {
-      size_t t = row.find('\t', b);
+    for (size_t b = 0;;) {
+      const size_t t = row.find('\t', b);
       rec.cells.push_back(trim(row.substr(b, t == std::string_view::npos ? std::string_view::npos : t - b)));
       if (t == std::string_view::npos) break;
       b = t + 1;
     }
     each(rec);
-  }
+  });
 }
 
 void split_jsonl(std::string_view text, const std::function<void(Record&)>& each) {
-  uint32_t line = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t e = text.find('\n', i);
-    if (e == std::string_view::npos) e = text.size();
-    const std::string_view row = text.substr(i, e - i);
-    ++line;
-    i = e + 1;
-    if (trim(row).empty()) continue;
+  for_each_line(text, [&](uint32_t line, std::string_view row) {
     Record rec;
     rec.line = line;
     rec.object = nlohmann::json::parse(row, nullptr, false);
@@ -156,7 +152,7 @@ void split_jsonl(std::string_view text, const std::function<void(Record&)>& each
       rec.problem = "not a JSON object";
     }
     each(rec);
-  }
+  });
 }
 
 // One list file being read: its records, header and warnings.
