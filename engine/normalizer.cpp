@@ -597,7 +597,6 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
     return b < 0x80 ? kAscii[b] == 1 : is_word(decode_utf8_at(s, i));
   };
   size_t w = 0;
-  bool prev_word = false;      // the last character written is a word character
   bool prev_unspaced = false;  //   or a letter or digit of an unspaced script
   size_t word_tail = 0;        // word characters ending the output, up to 2
   bool tail_letter = false;    //   the last of which is a letter
@@ -626,7 +625,6 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
         }
         word_tail = (words & 0x4000) ? 2 : 1;  // the last byte is a word character; is the one before?
         tail_letter = static_cast<unsigned char>(text[r + 15]) >= 'A';
-        prev_word = true;
         prev_unspaced = false;
         w += 16;
         r += 16;
@@ -649,19 +647,18 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
         ++r;
         word_tail = k == 1 ? std::min<size_t>(2, word_tail + 1) : 0;
         tail_letter = k == 1 && b >= 'A';  // a word character at or above 'A' is a letter
-        prev_word = k == 1;
         prev_unspaced = false;
         continue;
       }
       cls = k == 2 ? NameClass::kApostrophe : k == 3 ? NameClass::kPunctuation : NameClass::kKeep;
     } else {
-      len = std::min(b < 0xE0 ? size_t{2} : b < 0xF0 ? size_t{3} : size_t{4}, n - r);
+      len = std::min(utf8_sequence_length(b), n - r);
       c = decode_utf8_at(s, r);
       cls = name_class(c);
     }
     if (cls == NameClass::kApostrophe) {
       const size_t next = r + len;
-      if (!space && prev_word && next < n && word_at(next)) {
+      if (!space && word_tail > 0 && next < n && word_at(next)) {
         const char following = text[next];
         const bool possessive = (following == 's' || following == 'S') && (next + 1 == n || !word_at(next + 1));
         if (!possessive) {
@@ -706,7 +703,6 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
     }
     w += len;
     r += len;
-    prev_word = word;
     prev_unspaced = unspaced;
   }
   out.text.resize(w);
@@ -977,6 +973,11 @@ uint32_t repair_utf8(std::string_view input, std::string& out) {
   }
   out.append(input.data() + copied, n - copied);
   return replaced;
+}
+
+int cell_width(char32_t c) {
+  const int width = u_getIntPropertyValue(static_cast<UChar32>(c), UCHAR_EAST_ASIAN_WIDTH);
+  return width == U_EA_WIDE || width == U_EA_FULLWIDTH ? 2 : 1;
 }
 
 char32_t decode_utf8_at(std::string_view s, size_t pos) {

@@ -93,6 +93,14 @@ class Normalizer {
 // returns the number replaced. `out` is cleared first; its capacity is kept.
 uint32_t repair_utf8(std::string_view input, std::string& out);
 
+// The length of the UTF-8 sequence a lead byte announces (1 for ASCII); callers bound it by the
+// end of their text.
+inline size_t utf8_sequence_length(unsigned char lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
+
+// Terminal cells a code point takes: 2 for East Asian Wide and Fullwidth (Han, kana, Hangul,
+// full-width forms, most emoji), 1 otherwise.
+int cell_width(char32_t c);
+
 // Decodes the code point that starts at byte `pos` of valid UTF-8 `s` (pos < s.size()).
 char32_t decode_utf8_at(std::string_view s, size_t pos);
 // Decodes the code point that ends just before byte `pos` of valid UTF-8 `s` (pos > 0).

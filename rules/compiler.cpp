@@ -566,8 +566,7 @@ class Compiler {
     if (!opts.fold_chinese) return re;
     std::string out;
     for (size_t i = 0; i < re.size();) {
-      unsigned char b = static_cast<unsigned char>(re[i]);
-      size_t len = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+      const size_t len = utf8_sequence_length(static_cast<unsigned char>(re[i]));
       if (len == 1 || i + len > re.size()) {
         out += re[i++];
         continue;

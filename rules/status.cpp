@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "engine/normalizer.h"
+
 namespace lodestone {
 
 void Diagnostics::error(std::string code, SourcePlace place, std::string message, std::string source_line) {
@@ -26,32 +28,14 @@ void Diagnostics::append(const Diagnostics& other) {
 
 namespace {
 
-// Terminal cells a code point takes: East Asian wide and full-width characters take two, so the
-// caret lands under the right character of a line with Chinese text in it.
-int cell_width(char32_t c) {
-  if (c < 0x1100) return 1;
-  if ((c <= 0x115F) || (c >= 0x2E80 && c <= 0xA4CF && c != 0x303F) || (c >= 0xAC00 && c <= 0xD7A3) ||
-      (c >= 0xF900 && c <= 0xFAFF) || (c >= 0xFE30 && c <= 0xFE4F) || (c >= 0xFF00 && c <= 0xFF60) ||
-      (c >= 0xFFE0 && c <= 0xFFE6) || (c >= 0x1F300 && c <= 0x1FAFF) || (c >= 0x20000 && c <= 0x3FFFD)) {
-    return 2;
-  }
-  return 1;
-}
-
 // The caret line: white space up to the cell where code point column `column` (1-based) starts.
 std::string caret_line(const std::string& line, uint32_t column) {
   std::string out;
   uint32_t col = 1;
   for (size_t i = 0; i < line.size() && col < column; ++col) {
-    unsigned char b = static_cast<unsigned char>(line[i]);
-    char32_t c = b;
-    size_t len = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
-    if (len > 1 && i + len <= line.size()) {
-      c = b & (0x3F >> (len - 1));
-      for (size_t k = 1; k < len; ++k) c = (c << 6) | (static_cast<unsigned char>(line[i + k]) & 0x3F);
-    }
-    i += len;
-    out.append(line[i - len] == '\t' ? "\t" : std::string(static_cast<size_t>(cell_width(c)), ' '));
+    const char32_t c = decode_utf8_at(line, i);
+    i += utf8_sequence_length(static_cast<unsigned char>(line[i]));
+    out.append(c == U'\t' ? "\t" : std::string(static_cast<size_t>(cell_width(c)), ' '));
   }
   out += '^';
   return out;

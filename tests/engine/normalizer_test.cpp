@@ -528,10 +528,8 @@ namespace {
 std::string reference_names(const std::string& plain) {
   const Normalizer& n = normalizer();
   std::vector<char32_t> cps;
-  for (size_t i = 0; i < plain.size();) {
+  for (size_t i = 0; i < plain.size(); i += lodestone::utf8_sequence_length(static_cast<unsigned char>(plain[i]))) {
     cps.push_back(lodestone::decode_utf8_at(plain, i));
-    const auto b = static_cast<unsigned char>(plain[i]);
-    i += b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
   }
   auto word = [&](char32_t c) { return n.is_word_char(c); };
   auto letter = [](char32_t c) { return (U_GET_GC_MASK(static_cast<UChar32>(c)) & U_GC_L_MASK) != 0; };
