@@ -29,6 +29,13 @@ bool ScannerState::excluded(const compiled::Term& term, const Hit& hit) const {
   return false;
 }
 
+void ScannerState::new_entity_pass() {
+  if (++mark == 0) {  // wrapped: forget every old mark
+    std::fill(entity_mark.begin(), entity_mark.end(), 0);
+    mark = 1;
+  }
+}
+
 // Decided once per post however many rules share the term.
 bool ScannerState::term_occurs(uint32_t t) {
   if (term_gen[t] == gen) return term_found[t];
@@ -67,15 +74,12 @@ void ScannerState::for_each_hit_entity_term(const Node& n, F&& f) const {
 
 // The different entities of a kEntities node that occur, counted up to `need`.
 uint32_t ScannerState::count_entities(const Node& n, uint32_t need) {
-  if (++count_stamp == 0) {  // wrapped: forget every old stamp
-    std::fill(entity_counted.begin(), entity_counted.end(), 0);
-    count_stamp = 1;
-  }
+  new_entity_pass();
   uint32_t count = 0;
   for_each_hit_entity_term(n, [&](uint32_t t) {
-    const auto entity = static_cast<size_t>(rules.terms[t].entity);
-    if (entity_counted[entity] == count_stamp || !term_occurs(t)) return false;
-    entity_counted[entity] = count_stamp;
+    const int32_t entity = rules.terms[t].entity;
+    if (entity_mark[static_cast<size_t>(entity)] == mark || !term_occurs(t)) return false;
+    meet_entity(entity);
     return ++count >= need;
   });
   return count;
@@ -236,10 +240,7 @@ void ScannerState::describe(uint32_t rule_index, const Post& post, Alert& alert)
   alert.matches.clear();
   alert.entities.clear();
   found.clear();
-  if (++alert_stamp == 0) {  // wrapped: forget every old stamp
-    std::fill(entity_gen.begin(), entity_gen.end(), 0);
-    alert_stamp = 1;
-  }
+  new_entity_pass();
   // Through the patterns this post hit, to the terms on them that count for this rule: a rule
   // naming a list of thousands of names does not look at each of them.
   for (uint32_t p : hit_patterns) {
@@ -292,11 +293,8 @@ void ScannerState::describe(uint32_t rule_index, const Post& post, Alert& alert)
       const compiled::Entity& e = rules.entities[static_cast<size_t>(term.entity)];
       m.entity = e.id;
       m.entity_list = e.list;
-      // entity_gen is stamped per alert, so each entity is listed once, with its first alias.
-      if (entity_gen[static_cast<size_t>(term.entity)] != alert_stamp) {
-        entity_gen[static_cast<size_t>(term.entity)] = alert_stamp;
-        alert.entities.push_back({e.id, e.name, e.kind, e.list, term.written});
-      }
+      // Each entity is listed once, with its first alias.
+      if (meet_entity(term.entity)) alert.entities.push_back({e.id, e.name, e.kind, e.list, term.written});
     }
     alert.matches.push_back(std::move(m));
   }

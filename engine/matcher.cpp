@@ -15,8 +15,7 @@ ScannerState::ScannerState(const compiled::RuleSetData& r) : rules(r) {
   rule_gen.assign(rules.rules.size(), 0);
   term_gen.assign(rules.terms.size(), 0);
   term_found.assign(rules.terms.size(), 0);
-  entity_gen.assign(rules.entities.size(), 0);
-  entity_counted.assign(rules.entities.size(), 0);
+  entity_mark.assign(rules.entities.size(), 0);
   for (const auto& t : rules.terms) scan_text_fields = scan_text_fields || t.scope.text_fields;
 }
 

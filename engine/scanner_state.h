@@ -75,10 +75,10 @@ class ScannerState {
   std::vector<uint32_t> rule_gen;
   std::vector<uint32_t> term_gen;    // a term's occurrence was decided, when term_gen == gen
   std::vector<uint8_t> term_found;   //   and this says whether it occurs
-  std::vector<uint32_t> entity_gen;  // describe(): the entity is in the alert's list already,
-  uint32_t alert_stamp = 0;          //   when entity_gen == alert_stamp
-  std::vector<uint32_t> entity_counted;  // count_entities(): counted already when == count_stamp
-  uint32_t count_stamp = 0;
+  // Entities met in the current pass (one count_entities(), one describe()): entity e is met
+  // when entity_mark[e] == mark. new_entity_pass() starts a pass.
+  std::vector<uint32_t> entity_mark;
+  uint32_t mark = 0;
   uint32_t gen = 0;
   bool scan_text_fields = false;        // some term's scope takes every text field
   std::vector<Occurrence> occurrences;  // NEAR's work space
@@ -97,6 +97,14 @@ class ScannerState {
   const std::string* current_text = nullptr;
 
  private:
+  void new_entity_pass();
+  // Marks entity e met in this pass; false when it was met already.
+  bool meet_entity(int32_t e) {
+    uint32_t& m = entity_mark[static_cast<size_t>(e)];
+    if (m == mark) return false;
+    m = mark;
+    return true;
+  }
   bool eval_node(uint32_t node);
   bool term_occurs(uint32_t term);
   bool term_hit_ok(const compiled::Term& term, const Hit& hit) const;

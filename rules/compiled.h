@@ -79,14 +79,11 @@ struct EntityListInfo {
   std::vector<std::pair<std::string, size_t>> skipped_names;
   size_t skipped_entities = 0;  // entities none of whose names was left
   double seconds = 0;           // reading and filtering
-  size_t skipped_row_count() const {
+  size_t skipped_row_count() const { return total(skipped_rows); }
+  size_t skipped_name_count() const { return total(skipped_names); }
+  static size_t total(const std::vector<std::pair<std::string, size_t>>& counts) {
     size_t n = 0;
-    for (const auto& [why, count] : skipped_rows) n += count;
-    return n;
-  }
-  size_t skipped_name_count() const {
-    size_t n = 0;
-    for (const auto& [why, count] : skipped_names) n += count;
+    for (const auto& [why, count] : counts) n += count;
     return n;
   }
 };

@@ -3,14 +3,13 @@
 // first few of each file are also warnings at file:line.
 #include "rules/entity_list.h"
 
-#include <unicode/uchar.h>
-
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -186,15 +185,27 @@ class ListFile {
     return true;
   }
 
-  void each(std::string_view text, const std::function<void(Record&)>& f) {
-    bool first = true;
+  // Calls f for each data record once `columns` are found: a named column in the header (read
+  // first), a numbered one as it is. False, with an error at the first column the header lacks,
+  // when one is missing; f is then not called. A file without data rows still checks them.
+  bool each(std::string_view text, std::initializer_list<ColumnRef*> columns, const std::function<void(Record&)>& f) {
+    bool header_due = def_.header && def_.format != "jsonl";
+    bool resolved = false;
+    bool ok = true;
+    auto resolve_all = [&] {
+      resolved = true;
+      for (ColumnRef* c : columns) {
+        if (!(ok = resolve(*c))) break;
+      }
+    };
     auto handle = [&](Record& rec) {
-      if (first && def_.header && def_.format != "jsonl") {
-        first = false;
+      if (header_due) {
+        header_due = false;
         header_ = rec.cells;
         return;
       }
-      first = false;
+      if (!resolved) resolve_all();
+      if (!ok) return;
       ++info_.rows;
       if (!rec.problem.empty()) {
         skip(rec.line, rec.problem);
@@ -209,6 +220,8 @@ class ListFile {
     } else {
       split_csv(text, handle);
     }
+    if (!resolved) resolve_all();
+    return ok;
   }
 
   // A named column must be in the header (CSV/TSV); an error at the option otherwise.
@@ -326,13 +339,9 @@ std::vector<std::string> split_aliases(const std::vector<std::string>& values, c
 // Hangul, full-width forms) counts 2, so min_alias_length = 4 keeps 張偉 and drops "AB".
 size_t name_length(const std::string& folded) {
   size_t n = 0;
-  for (size_t i = 0; i < folded.size();) {
+  for (size_t i = 0; i < folded.size(); i += utf8_sequence_length(static_cast<unsigned char>(folded[i]))) {
     const char32_t c = decode_utf8_at(folded, i);
-    const auto b = static_cast<unsigned char>(folded[i]);
-    i += b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
-    if (c == U' ') continue;
-    const int width = u_getIntPropertyValue(static_cast<UChar32>(c), UCHAR_EAST_ASIAN_WIDTH);
-    n += width == U_EA_WIDE || width == U_EA_FULLWIDTH ? 2 : 1;
+    if (c != U' ') n += static_cast<size_t>(cell_width(c));
   }
   return n;
 }
@@ -371,14 +380,7 @@ bool read_entity_list(const RuleFile& file, const EntityListDef& def, EntityList
   ColumnRef name_col = def.name_column;
   ColumnRef kind_col = def.kind_column;
   ColumnRef alias_col = def.alias_column;
-  bool columns_ok = true;
-  main.each(text, [&](Record& rec) {
-    // The header (when there is one) is read before the first record reaches here.
-    if (!columns_ok) return;
-    if (rows.empty() && by_id.empty() && id_line.empty()) {
-      columns_ok = main.resolve(id_col) && main.resolve(name_col) && main.resolve(kind_col) && main.resolve(alias_col);
-      if (!columns_ok) return;
-    }
+  const bool columns_ok = main.each(text, {&id_col, &name_col, &kind_col, &alias_col}, [&](Record& rec) {
     Cell id = main.cell(rec, id_col, def.empty_values);
     Cell name = main.cell(rec, name_col, def.empty_values);
     Cell kind = kind_col.set() ? main.cell(rec, kind_col, def.empty_values) : Cell{};
@@ -408,10 +410,6 @@ bool read_entity_list(const RuleFile& file, const EntityListDef& def, EntityList
     by_id.emplace(row.id, rows.size());
     rows.push_back(std::move(row));
   });
-  // A list whose header holds no data rows still resolves its columns.
-  if (columns_ok && rows.empty()) {
-    columns_ok = main.resolve(id_col) && main.resolve(name_col) && main.resolve(kind_col) && main.resolve(alias_col);
-  }
   main.finish();
   if (!columns_ok) return false;
 
@@ -420,14 +418,7 @@ bool read_entity_list(const RuleFile& file, const EntityListDef& def, EntityList
     if (!aliases.read(text)) return false;
     ColumnRef a_id = def.alias_id_column;
     ColumnRef a_name = def.alias_name_column;
-    bool resolved = false;
-    bool ok = true;
-    aliases.each(text, [&](Record& rec) {
-      if (!resolved) {
-        resolved = true;
-        ok = aliases.resolve(a_id) && aliases.resolve(a_name);
-      }
-      if (!ok) return;
+    const bool ok = aliases.each(text, {&a_id, &a_name}, [&](Record& rec) {
       Cell id = aliases.cell(rec, a_id, def.empty_values);
       Cell name = aliases.cell(rec, a_name, def.empty_values);
       for (const Cell* c : {&id, &name}) {
@@ -446,7 +437,6 @@ bool read_entity_list(const RuleFile& file, const EntityListDef& def, EntityList
       auto& list = rows[it->second].aliases;
       list.insert(list.end(), name.values.begin(), name.values.end());
     });
-    if (!resolved) ok = aliases.resolve(a_id) && aliases.resolve(a_name);
     aliases.finish();
     if (!ok) return false;
   }
