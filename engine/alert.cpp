@@ -1,33 +1,17 @@
 // Alerts: their ids, their JSON (the same object everywhere) and a readable line.
 #include "lodestone/alert.h"
 
-#include <openssl/evp.h>
-
 #include <nlohmann/json.hpp>
 
 #include "engine/hash.h"
+#include "rules/sha256.h"
 
 namespace lodestone {
 
 std::string sha256_hex32(std::initializer_list<std::string_view> parts) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  const char nul = '\0';
-  for (std::string_view part : parts) {
-    EVP_DigestUpdate(ctx, part.data(), part.size());
-    EVP_DigestUpdate(ctx, &nul, 1);
-  }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(ctx, digest, &length);
-  EVP_MD_CTX_free(ctx);
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  rules::Sha256 h;
+  for (std::string_view part : parts) h.add(part).add(std::string_view("\0", 1));
+  return rules::to_hex(rules::as_chars(h.finish()).substr(0, 16));
 }
 
 std::string alert_id(std::string_view rule_id, std::string_view source, std::string_view post_id) {

@@ -3,7 +3,6 @@
 #include "rules/hs_build.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -21,6 +20,8 @@
 #include <memory>
 #include <stdexcept>
 #include <string_view>
+
+#include "rules/sha256.h"
 
 namespace lodestone::rules {
 namespace {
@@ -104,57 +105,6 @@ class Reader {
   std::string_view data_;
   size_t pos_ = 0;
 };
-
-// ---- SHA-256 ------------------------------------------------------------------------------------
-
-using Digest = std::array<unsigned char, 32>;
-
-// OpenSSL fails here only when it cannot allocate; the exception stays inside the cache code,
-// which turns it into a cache problem.
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) {
-    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) throw std::runtime_error("SHA-256 failed");
-  }
-  Sha256& add(std::string_view bytes) {
-    if (EVP_DigestUpdate(ctx_.get(), bytes.data(), bytes.size()) != 1) throw std::runtime_error("SHA-256 failed");
-    return *this;
-  }
-  Sha256& add_u32(uint32_t v) {
-    std::string b;
-    put_u32(b, v);
-    return add(b);
-  }
-  Sha256& add_u64(uint64_t v) {
-    std::string b;
-    put_u64(b, v);
-    return add(b);
-  }
-  Digest finish() {
-    Digest d{};
-    unsigned int n = 0;
-    if (EVP_DigestFinal_ex(ctx_.get(), d.data(), &n) != 1 || n != d.size()) throw std::runtime_error("SHA-256 failed");
-    return d;
-  }
-
- private:
-  struct CtxFree {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-  };
-  std::unique_ptr<EVP_MD_CTX, CtxFree> ctx_;
-};
-
-std::string_view as_chars(const Digest& d) { return {reinterpret_cast<const char*>(d.data()), d.size()}; }
-
-std::string hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
 
 // ---- What this process's Hyperscan builds for -----------------------------------------------------
 
@@ -584,7 +534,7 @@ std::string cache_path(const std::string& dir, const std::string& name) {
   h.add(name).add(std::string_view("\0", 1)).add(platform.version).add(std::string_view("\0", 1)).add(platform.bytes);
   std::string file = dir;
   if (!file.empty() && file.back() != '/') file += '/';
-  return file + hex(as_chars(h.finish())).substr(0, 16) + ".hsdb";
+  return file + to_hex(as_chars(h.finish())).substr(0, 16) + ".hsdb";
 }
 
 // Reads a whole file; false with errno set when it cannot.
