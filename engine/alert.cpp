@@ -49,6 +49,72 @@ std::string to_json(const Alert& a) {
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+std::optional<Alert> alert_from_json(std::string_view json, std::string& error) {
+  const auto j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    error = "not a JSON object";
+    return std::nullopt;
+  }
+  auto text = [](const nlohmann::json& o, const char* key) {
+    auto it = o.find(key);
+    return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto number = [](const nlohmann::json& o, const char* key) {
+    auto it = o.find(key);
+    return it != o.end() && it->is_number_unsigned() ? it->get<uint32_t>() : uint32_t{0};
+  };
+  static const nlohmann::json kEmpty = nlohmann::json::object();
+  auto object = [&](const char* key) -> const nlohmann::json& {
+    auto it = j.find(key);
+    return it != j.end() && it->is_object() ? *it : kEmpty;
+  };
+  Alert a;
+  a.id = text(j, "id");
+  if (a.id.empty()) {
+    error = "no alert id";
+    return std::nullopt;
+  }
+  const auto& rule = object("rule");
+  a.rule = {text(rule, "id"), text(rule, "title"), text(rule, "severity"), {}};
+  if (auto it = rule.find("tags"); it != rule.end() && it->is_array()) {
+    for (const auto& t : *it) {
+      if (t.is_string()) a.rule.tags.push_back(t.get<std::string>());
+    }
+  }
+  const auto& post = object("post");
+  a.post = {text(post, "id"), text(post, "source"), text(post, "title"), text(post, "url"), text(post, "published")};
+  if (auto it = j.find("matches"); it != j.end() && it->is_array()) {
+    for (const auto& m : *it) {
+      if (!m.is_object()) continue;
+      AlertMatch match;
+      match.field = text(m, "field");
+      match.term = text(m, "term");
+      match.text = text(m, "text");
+      match.start = number(m, "start");
+      match.end = number(m, "end");
+      match.byte_start = number(m, "byte_start");
+      match.byte_end = number(m, "byte_end");
+      match.snippet = text(m, "snippet");
+      // The JSON does not carry the span's place in the snippet: its first occurrence there is it
+      // unless the same text also stands in the context before it.
+      const size_t at = match.snippet.find(match.text);
+      match.snippet_at = at == std::string::npos ? 0 : static_cast<uint32_t>(at);
+      match.entity = text(m, "entity");
+      match.entity_list = text(m, "list");
+      a.matches.push_back(std::move(match));
+    }
+  }
+  if (auto it = j.find("entities"); it != j.end() && it->is_array()) {
+    for (const auto& e : *it) {
+      if (e.is_object()) {
+        a.entities.push_back({text(e, "id"), text(e, "name"), text(e, "kind"), text(e, "list"), text(e, "alias")});
+      }
+    }
+  }
+  a.matched_at = text(j, "matched_at");
+  return a;
+}
+
 std::string to_text(const Alert& a, bool color) {
   const char* open = color ? "\x1b[1;31m" : "«";
   const char* close = color ? "\x1b[0m" : "»";

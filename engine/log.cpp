@@ -23,7 +23,7 @@ class JsonFormatter final : public spdlog::formatter {
     const std::time_t t = secs.count();
     std::tm tm{};
     gmtime_r(&t, &tm);
-    char stamp[40];
+    char stamp[64];  // roomy: GCC cannot bound the %d fields and warns on a tight buffer
     std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
     const auto level = spdlog::level::to_string_view(msg.level);

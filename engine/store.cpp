@@ -322,7 +322,7 @@ struct Store::Statements {
        "ON CONFLICT DO NOTHING"},
       {&Statements::insert_delivery,
        "INSERT INTO deliveries(alert_id, notifier, state, attempts, next_attempt_ms) "
-       "VALUES (?1, ?2, 'pending', 0, ?3) ON CONFLICT DO NOTHING"},
+       "VALUES (?1, ?2, ?4, 0, ?3) ON CONFLICT DO NOTHING"},
       // CROSS JOIN keeps deliveries the outer loop, read in deliveries_due order, so LIMIT stops early.
       {&Statements::select_due,
        "SELECT d.alert_id, d.notifier, a.json, d.attempts, d.next_attempt_ms, d.first_attempt_ms "
@@ -454,7 +454,8 @@ CommitResult Store::commit(const std::vector<PostKey>& posts, const std::vector<
     ++result.alerts_inserted;
     for (const std::string& notifier : alert.notifiers) {
       Use d(db_, path_, stmts_->insert_delivery, "commit");
-      result.deliveries_created += static_cast<size_t>(d.text(1, alert.id).text(2, notifier).integer(3, now_ms).run());
+      d.text(1, alert.id).text(2, notifier).integer(3, now_ms).text(4, alert.held ? "held" : "pending");
+      result.deliveries_created += static_cast<size_t>(d.run());
     }
   }
   txn.commit();

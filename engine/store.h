@@ -41,6 +41,7 @@ struct PostKey {
 struct NewAlert {
   std::string id, rule_id, source, post_id, json;
   std::vector<std::string> notifiers;
+  bool held = false;  // throttled (max_alerts_per_hour): its deliveries are stored as held, never due
 };
 
 struct CommitResult {

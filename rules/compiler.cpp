@@ -243,6 +243,7 @@ class Compiler {
     rule.severity = def.severity.value;
     for (const auto& t : def.tags) rule.tags.push_back(t.value);
     for (const auto& n : def.notify) rule.notify.push_back(n.value);
+    rule.max_alerts_per_hour = def.max_alerts_per_hour;
     rule.place = def.place;
 
     RuleContext ctx{&file, &def, &rule, {!def.case_sensitive, def.fold_chinese}, {}, {}, true};

@@ -57,7 +57,8 @@ void read_rule(const RuleFile& file, Diagnostics& diags, const toml::table& t, R
   rule.place = place_of(t.source(), file.path);
   TableReader r(
       file, diags, t, "[[rule]]",
-      {"id", "title", "severity", "match", "fields", "notify", "tags", "case_sensitive", "fold_chinese", "tests"});
+      {"id", "title", "severity", "match", "fields", "notify", "tags", "case_sensitive", "fold_chinese", "tests",
+       "max_alerts_per_hour"});
   bool ok = true;
   if (!r.string("id", rule.id)) {
     if (!t.get("id")) file.error(diags, "missing-key", rule.place, "[[rule]] needs an 'id'");
@@ -91,6 +92,11 @@ void read_rule(const RuleFile& file, Diagnostics& diags, const toml::table& t, R
     ok = false;
   }
   r.strings("notify", rule.notify, true);
+  if (r.integer("max_alerts_per_hour", rule.max_alerts_per_hour) && rule.max_alerts_per_hour <= 0) {
+    file.error(diags, "bad-value", place_of(t.get("max_alerts_per_hour")->source(), file.path),
+               "max_alerts_per_hour must be above 0 (leave it out for no limit)");
+    ok = false;
+  }
   r.strings("tags", rule.tags, true);
   r.boolean("case_sensitive", rule.case_sensitive);
   r.boolean("fold_chinese", rule.fold_chinese);

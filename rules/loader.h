@@ -81,6 +81,7 @@ struct RuleDef {
   Located match;
   std::vector<Located> fields;
   std::vector<Located> notify;
+  int64_t max_alerts_per_hour = 0;  // 0: no limit
   std::vector<Located> tags;
   bool has_fields = false;
   bool case_sensitive = false;

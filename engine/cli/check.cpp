@@ -11,6 +11,7 @@
 #include "engine/rule_tests.h"
 #include "rules/compiled.h"
 #include "rules/hs_build.h"
+#include "rules/toml_source.h"
 
 namespace lodestone::cli {
 namespace {
@@ -106,22 +107,7 @@ void add_rule_options(CLI::App& app, RuleOptions& options) {
       ->check(CLI::PositiveNumber);
 }
 
-std::shared_ptr<const RuleSet> load_rules(const RuleOptions& options, bool* had_warnings) {
-  std::vector<std::string> paths = options.rules;
-  Diagnostics diags;
-  std::optional<Config> config;
-  if (!options.config.empty()) {
-    config = load_config(options.config, diags);
-    if (!config) {
-      std::cerr << format_diagnostics(diags);
-      return nullptr;
-    }
-    paths.insert(paths.end(), config->rules.begin(), config->rules.end());
-  }
-  if (paths.empty()) {
-    std::cerr << "lodestone: no rules given (use -c CONFIG or name rule files)\n";
-    return nullptr;
-  }
+LoadOptions load_options_for(const RuleOptions& options, const Config* config) {
   LoadOptions load;
   if (options.no_cache) {
     load.cache_dir.clear();
@@ -139,8 +125,42 @@ std::shared_ptr<const RuleSet> load_rules(const RuleOptions& options, bool* had_
                          : config && config->compile_memory_limit ? *config->compile_memory_limit
                                                                   : kDefaultCompileMemoryLimit;
   load.compile_memory_limit = static_cast<uint64_t>(memory) * 1024 * 1024;
+  return load;
+}
 
+void check_rule_notifiers(const RuleSet& rules, const std::vector<std::string>& notifiers, Diagnostics& diags) {
+  for (const auto& rule : rules.data().rules) {
+    for (const auto& name : rule.notify) {
+      if (std::find(notifiers.begin(), notifiers.end(), name) != notifiers.end()) continue;
+      std::string msg = "rule '" + rule.id + "' notifies '" + name + "', which no [[notifier]] of the config defines";
+      if (auto near = rules::did_you_mean(name, notifiers)) msg += " (did you mean '" + *near + "'?)";
+      diags.error("unknown-notifier", rule.place, msg);
+    }
+  }
+}
+
+std::shared_ptr<const RuleSet> load_rules(const RuleOptions& options, bool* had_warnings) {
+  std::vector<std::string> paths = options.rules;
+  Diagnostics diags;
+  std::optional<Config> config;
+  if (!options.config.empty()) {
+    config = load_config(options.config, diags);
+    std::cerr << format_diagnostics(diags);
+    if (!config) return nullptr;
+    paths.insert(paths.end(), config->rules.begin(), config->rules.end());
+  }
+  if (paths.empty()) {
+    std::cerr << "lodestone: no rules given (use -c CONFIG or name rule files)\n";
+    return nullptr;
+  }
+  const LoadOptions load = load_options_for(options, config ? &*config : nullptr);
   LoadResult result = load_rule_set(paths, load);
+  if (result.rule_set && config) {
+    std::vector<std::string> names;
+    for (const auto& n : config->notifiers) names.push_back(n.name);
+    check_rule_notifiers(*result.rule_set, names, result.diagnostics);
+    if (result.diagnostics.has_errors()) result.rule_set = nullptr;
+  }
   std::cerr << format_diagnostics(result.diagnostics);
   if (had_warnings) *had_warnings = !result.diagnostics.empty();
   if (!result.rule_set) {

@@ -8,8 +8,11 @@
 #include <vector>
 
 #include "lodestone/rule_set.h"
+#include "lodestone/status.h"
 
 namespace lodestone::cli {
+
+struct Config;  // engine/cli/config.h
 
 // How rules are loaded: shared by every command that loads them. Unset values come from the
 // config's [lodestone] section, then from the defaults.
@@ -37,8 +40,23 @@ struct ScanOptions : RuleOptions {
   std::string now;  // fixed matched_at, for reproducible output
 };
 
+struct WatchOptions : RuleOptions {};
+
+struct NotifyTestOptions {
+  std::string config;
+  std::string notifier;
+};
+
 int run_check(const CheckOptions& options);
 int run_scan(const ScanOptions& options);
+int run_watch(const WatchOptions& options);
+int run_notify_test(const NotifyTestOptions& options);
+
+// The load options (cache, budget) from the command line, then the config, then the defaults.
+LoadOptions load_options_for(const RuleOptions& options, const Config* config);
+
+// Rules whose `notify` names a notifier the config does not define: one error each, at the rule.
+void check_rule_notifiers(const RuleSet& rules, const std::vector<std::string>& notifiers, Diagnostics& diags);
 
 // Loads the rules named by -c CONFIG and/or RULES paths; prints diagnostics to stderr, and the
 // load's figures with --stats. Returns null on any error.

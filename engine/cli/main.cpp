@@ -35,6 +35,19 @@ int main(int argc, char** argv) {
   scan_cmd->add_option("--max-text-bytes", scan.max_text_bytes, "text per post beyond which it is cut (default 1 MiB)");
   scan_cmd->add_option("--now", scan.now, "a fixed matched_at for every alert, for reproducible output");
 
+  WatchOptions watch;
+  CLI::App* watch_cmd = app.add_subcommand(
+      "watch",
+      "Run the watcher: sources -> rules -> store -> notifiers. Reloads rules on change or SIGHUP;\n"
+      "SIGTERM or SIGINT drains and exits, leaving what is undelivered in the store");
+  add_rule_options(*watch_cmd, watch);
+
+  NotifyTestOptions notify_test;
+  CLI::App* notify_test_cmd =
+      app.add_subcommand("notify-test", "Send a sample alert through one notifier of the config and print the outcome");
+  notify_test_cmd->add_option("notifier", notify_test.notifier, "the notifier's name in the config")->required();
+  notify_test_cmd->add_option("-c,--config", notify_test.config, "lodestone.toml")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -42,6 +55,8 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   if (check_cmd->parsed()) return run_check(check);
+  if (watch_cmd->parsed()) return run_watch(watch);
+  if (notify_test_cmd->parsed()) return run_notify_test(notify_test);
   if (scan_cmd->parsed()) {
     if (scan.config.empty() && scan.rules.empty()) {
       std::cerr << "lodestone scan: name the rules with -c CONFIG or -r RULES\n";

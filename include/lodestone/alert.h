@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lodestone {
@@ -61,6 +63,11 @@ std::string alert_id(std::string_view rule_id, std::string_view source, std::str
 
 // The alert as one line of JSON (DESIGN.md "Alerts"), without a trailing newline.
 std::string to_json(const Alert& alert);
+
+// The alert back from its JSON (the store keeps JSON; notifiers take an Alert). `notify` stays
+// empty and `snippet_at` is found again in the snippet. nullopt, with `error` set, when `json` is
+// not an alert object.
+std::optional<Alert> alert_from_json(std::string_view json, std::string& error);
 
 // One readable line: severity, rule, source and post id, then for each field with matches the
 // first match's snippet with the field's matches in it marked: ANSI bold red when `color`,

@@ -7,14 +7,18 @@
 #include <openssl/params.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
+
+#include "notifiers/template.h"
 
 namespace lodestone {
 namespace {
@@ -24,6 +28,8 @@ constexpr std::string_view kSecretPrefix = "whsec_";
 constexpr size_t kResponseKept = 200;
 // Discord refuses content longer than 2000 characters.
 constexpr size_t kDiscordMaxCodePoints = 2000;
+// How long a transfer waits on its sockets before looking at the cancel flag again.
+constexpr int kPollMs = 100;
 
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
@@ -317,11 +323,26 @@ double parse_retry_after(std::string_view value, double now) {
   return std::max(0.0, static_cast<double>(at) - now);
 }
 
-std::string check_webhook_options(const WebhookOptions& o) {
+namespace {
+
+// check_webhook_options(), keeping the loaded template for the notifier when `loaded` is given.
+std::string check_options(const WebhookOptions& o, std::optional<Template>* loaded) {
   if (o.name.empty()) return "a webhook needs a name";
   const std::string who = "webhook \"" + o.name + "\": ";
-  if (o.format != "json" && o.format != "slack" && o.format != "discord") {
-    return who + "format must be json, slack or discord, not \"" + o.format + "\"";
+  if (o.format != "json" && o.format != "slack" && o.format != "discord" && o.format != "template") {
+    return who + "format must be json, slack, discord or template, not \"" + o.format + "\"";
+  }
+  if (o.format == "template") {
+    if (o.template_path.empty()) return who + "format template needs a template file";
+    try {
+      Template t = Template::load(o.template_path);
+      if (loaded) loaded->emplace(std::move(t));
+    } catch (const std::exception& e) {
+      return who + e.what();
+    }
+    if (o.content_type.empty() || o.content_type.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      return who + "content_type must be one line of text";
+    }
   }
   if (!(o.timeout > 0) || !std::isfinite(o.timeout)) return who + "timeout must be a positive number of seconds";
   // The URL itself is never quoted: it may carry a password or a token.
@@ -342,6 +363,10 @@ std::string check_webhook_options(const WebhookOptions& o) {
   return {};
 }
 
+}  // namespace
+
+std::string check_webhook_options(const WebhookOptions& o) { return check_options(o, nullptr); }
+
 struct WebhookNotifier::State {
   WebhookOptions options;
   std::string invalid;              // why the options cannot work; empty when they can
@@ -349,7 +374,11 @@ struct WebhookNotifier::State {
   std::string who;                  // `webhook "name" (url without credentials)`, the start of every error
   std::vector<std::string> hidden;  // strings that must not appear in an error
   std::string timeout_text;
+  std::optional<Template> body_template;  // format "template"
   CURL* curl = nullptr;
+  // Transfers run on a multi handle so that cancel() can wake the wait at once (curl_multi_wakeup).
+  CURLM* multi = nullptr;
+  std::atomic<bool> cancelled{false};
   std::mutex mutex;
   char error_buffer[CURL_ERROR_SIZE] = {};
   // Filled during one transfer by the callbacks.
@@ -388,6 +417,38 @@ struct WebhookNotifier::State {
     return n;
   }
 
+  static int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return static_cast<State*>(user)->cancelled.load() ? 1 : 0;
+  }
+
+  // curl_easy_perform() on the multi handle, giving up at once when cancelled.
+  CURLcode perform() {
+    if (curl_multi_add_handle(multi, curl) != CURLM_OK) return CURLE_FAILED_INIT;
+    CURLcode code = CURLE_OK;
+    for (bool done = false; !done;) {
+      int running = 0;
+      if (curl_multi_perform(multi, &running) != CURLM_OK) {
+        code = CURLE_FAILED_INIT;
+        break;
+      }
+      int queued = 0;
+      while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == curl) {
+          code = msg->data.result;
+          done = true;
+        }
+      }
+      if (done) break;
+      if (cancelled.load()) {
+        code = CURLE_ABORTED_BY_CALLBACK;
+        break;
+      }
+      curl_multi_poll(multi, nullptr, 0, kPollMs, nullptr);
+    }
+    curl_multi_remove_handle(multi, curl);
+    return code;
+  }
+
   // The kept start of the response body as a short printable quote, or empty.
   std::string response_quote() const {
     std::string s = std::string(trim(printable_utf8(response)));
@@ -400,13 +461,13 @@ WebhookNotifier::WebhookNotifier(WebhookOptions options) : state_(std::make_uniq
   State& s = *state_;
   s.options = std::move(options);
   const WebhookOptions& o = s.options;
-  s.invalid = check_webhook_options(o);
+  s.invalid = check_options(o, &s.body_template);
   if (!s.invalid.empty()) return;
 
   s.key = *signing_key(o.secret);
   const UrlParts url = *split_url(o.url);
   // Slack and Discord carry their token in the path, so for them the path is hidden too.
-  const bool path_is_secret = o.format != "json";
+  const bool path_is_secret = o.format == "slack" || o.format == "discord";
   s.who = "webhook \"" + o.name + "\" (" + url.scheme + "://" + url.host + (url.port.empty() ? "" : ":" + url.port) +
           (path_is_secret ? "/…" : url.path) + ")";
   s.hidden = url.hidden;
@@ -421,7 +482,8 @@ WebhookNotifier::WebhookNotifier(WebhookOptions options) : state_(std::make_uniq
 
   curl_global_once();
   s.curl = curl_easy_init();
-  if (!s.curl) {
+  s.multi = curl_multi_init();
+  if (!s.curl || !s.multi) {
     s.invalid = "webhook \"" + o.name + "\": libcurl could not make a handle";
     return;
   }
@@ -445,10 +507,19 @@ WebhookNotifier::WebhookNotifier(WebhookOptions options) : state_(std::make_uniq
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &s);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &State::on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &State::on_progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &s);
 }
 
 WebhookNotifier::~WebhookNotifier() {
   if (state_ && state_->curl) curl_easy_cleanup(state_->curl);
+  if (state_ && state_->multi) curl_multi_cleanup(state_->multi);
+}
+
+void WebhookNotifier::cancel() {
+  state_->cancelled.store(true);
+  if (state_->multi) curl_multi_wakeup(state_->multi);
 }
 
 const std::string& WebhookNotifier::name() const { return state_->options.name; }
@@ -463,6 +534,10 @@ DeliveryAttempt WebhookNotifier::send(const Alert& alert, const std::string& ale
     return result;
   };
   if (!s.invalid.empty()) return dead(s.invalid);
+  if (s.cancelled.load()) {
+    result.error = s.who + ": cancelled";
+    return result;
+  }
   // The id is the receiver's idempotency key; it goes into a header, and into the signed content
   // where the specification forbids a "." in it. Alert ids are hex: anything else is a bug upstream.
   if (alert.id.empty() || alert.id.find_first_of("\r\n.") != std::string::npos) {
@@ -471,9 +546,21 @@ DeliveryAttempt WebhookNotifier::send(const Alert& alert, const std::string& ale
 
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   const std::string timestamp = std::to_string(static_cast<long long>(now));
-  const std::string body = body_for(s.options.format, rfc3339(now), alert, alert_json);
+  std::string body;
+  if (s.body_template) {
+    try {
+      body = s.body_template->render(alert_json, TemplateEscape::kJson);
+    } catch (const std::exception& e) {
+      return dead(s.who + ": " + e.what());
+    }
+  } else {
+    // The body's timestamp is when the alert was made, not this attempt's time (that is in the
+    // webhook-timestamp header): every attempt then sends the same bytes.
+    body = body_for(s.options.format, alert.matched_at.empty() ? rfc3339(now) : alert.matched_at, alert, alert_json);
+  }
+  const std::string content_type = s.body_template ? s.options.content_type : "application/json";
 
-  std::vector<std::string> lines = {"Content-Type: application/json", "webhook-id: " + alert.id,
+  std::vector<std::string> lines = {"Content-Type: " + content_type, "webhook-id: " + alert.id,
                                     "webhook-timestamp: " + timestamp,
                                     // curl would wait for a 100 Continue before a large body.
                                     "Expect:"};
@@ -500,13 +587,17 @@ DeliveryAttempt WebhookNotifier::send(const Alert& alert, const std::string& ale
   s.retry_after.clear();
   s.response.clear();
   s.error_buffer[0] = '\0';
-  const CURLcode code = curl_easy_perform(c);
+  const CURLcode code = s.perform();
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
   curl_slist_free_all(headers);
 
   if (code != CURLE_OK) {
     result.status = 0;
+    if (code == CURLE_ABORTED_BY_CALLBACK || s.cancelled.load()) {
+      result.error = s.who + ": cancelled";
+      return result;
+    }
     if (code == CURLE_OPERATION_TIMEDOUT) {
       result.error = s.who + ": timed out after " + s.timeout_text + " s";
       return result;

@@ -17,13 +17,17 @@ struct WebhookOptions {
   std::string name;
   std::string url;              // http:// or https://; userinfo becomes Basic authentication
   std::string secret;           // Standard Webhooks "whsec_<base64>", or raw key bytes; empty: no signature
-  std::string format = "json";  // json | slack | discord
-  double timeout = 10;          // seconds for the whole attempt, connecting included
+  std::string format = "json";  // json | slack | discord | template
+  std::string template_path;    // format "template": a mustache file, rendered with JSON escaping
+  // Format "template": the body's Content-Type (json, slack and discord are application/json).
+  std::string content_type = "application/json";
+  double timeout = 10;                                       // seconds for the whole attempt, connecting included
   std::vector<std::pair<std::string, std::string>> headers;  // sent with every request
 };
 
 // Why these options cannot work, in one sentence that names neither the secret nor the URL's
 // credentials; empty when they can. The config stage reports it with the option's place.
+// Format "template" reads and parses template_path here.
 std::string check_webhook_options(const WebhookOptions& options);
 
 class WebhookNotifier : public Notifier {
@@ -40,9 +44,15 @@ class WebhookNotifier : public Notifier {
   // One POST with headers webhook-id (the alert id), webhook-timestamp (this attempt, unix
   // seconds) and, with a secret, webhook-signature. The `json` body is
   // {"type":"lodestone.alert","timestamp":"<RFC 3339 of this attempt>","data":<alert_json>} with
-  // alert_json copied byte for byte; `slack` and `discord` send one line of text instead.
+  // alert_json copied byte for byte; `slack` and `discord` send one line of text instead;
+  // `template` sends the template (loaded once, at construction) rendered with alert_json, each
+  // `{{x}}` escaped for a JSON string (notifiers/template.h).
   // 2xx is delivered; 408, 429, 5xx, network errors and timeouts retry; anything else is dead.
   DeliveryAttempt send(const Alert& alert, const std::string& alert_json) override;
+
+  // Safe from any thread: the request in flight stops within about 100 ms, and it and every later
+  // send() are kRetry with the error "…: cancelled".
+  void cancel() override;
 
  private:
   struct State;

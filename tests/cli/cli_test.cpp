@@ -100,7 +100,7 @@ TEST_CASE("check -c reads the rules a config names", "[cli]") {
 }
 
 TEST_CASE("scan prints one JSON alert a line and exits 0", "[cli]") {
-  Run r = lodestone("scan -r rules/packs/critical-minerals.toml examples/posts.jsonl --now 2026-01-11T11:08:03Z");
+  Run r = lodestone("scan -r rules/packs/critical-minerals.toml examples/inbox/posts.jsonl --now 2026-01-11T11:08:03Z");
   INFO(r.err);
   REQUIRE(r.code == 0);
   std::set<std::pair<std::string, std::string>> got;
@@ -120,8 +120,8 @@ TEST_CASE("scan prints one JSON alert a line and exits 0", "[cli]") {
 TEST_CASE("scan exits 1 when nothing matches and 2 on an error, as grep", "[cli]") {
   CHECK(lodestone("scan -r rules/packs/critical-minerals.toml -", R"({"body": "wheat"})").code == 1);
   CHECK(lodestone("scan -r rules/packs/critical-minerals.toml /nonexistent.jsonl").code == 2);
-  CHECK(lodestone("scan -r tests/data/rules/broken.toml examples/posts.jsonl").code == 2);
-  CHECK(lodestone("scan examples/posts.jsonl").code == 2);
+  CHECK(lodestone("scan -r tests/data/rules/broken.toml examples/inbox/posts.jsonl").code == 2);
+  CHECK(lodestone("scan examples/inbox/posts.jsonl").code == 2);
 }
 
 TEST_CASE("scan reports bad lines with file:line, goes on, and sums up", "[cli]") {
@@ -272,4 +272,73 @@ TEST_CASE("the config's cache and budget keys are checked like every other", "[c
   r = lodestone("check --stats -c '" + (dir / "lodestone.toml") + "'");
   CHECK(r.code == 0);
   CHECK_THAT(r.err, Contains("; cache " + (dir / "cache") + "/"));
+}
+
+TEST_CASE("check -c checks sources and notifiers, each problem at its file:line:col", "[cli][config]") {
+  TempDir dir("lodestone-watch-config");
+  std::ofstream(dir / "rules.toml") << "[[rule]]\nid = \"r\"\nmatch = \"lodestar\"\nnotify = [\"hok\"]\n";
+  std::ofstream(dir / "lodestone.toml")
+      << "[lodestone]\nrules = [\"rules.toml\"]\nworkers = -1\nlog_format = \"xml\"\nnotify = [\"nobody\"]\n"
+         "[[source]]\nname = \"in\"\ntype = \"folder\"\npath = \"inbox\"\n"      // 6-9
+         "[[source]]\nname = \"feed\"\ntype = \"feed\"\nurl = \"ftp://x\"\ninterval = \"soon\"\n"  // 10-14
+         "[[notifier]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:1/x\"\ntimeot = 3\n"  // 15-19
+         "[[notifier]]\nname = \"hook\"\ntype = \"stdout\"\n";  // 20-22
+  Run r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  CHECK(r.code == 1);
+  CHECK_THAT(r.err, Contains("lodestone.toml:3:11: error: workers must be 0 (one per core) to 256"));
+  CHECK_THAT(r.err, Contains("lodestone.toml:4:14: error: log_format must be text or json"));
+  CHECK_THAT(r.err, Contains("lodestone.toml:8:8: error: unknown [[source]] type 'folder': one of jsonl, directory, "
+                             "feed, http"));
+  CHECK_THAT(r.err, Contains("lodestone.toml:14:12: error: 'interval' must be a duration"));
+  CHECK_THAT(r.err, Contains("lodestone.toml:19:1: error: unknown key 'timeot' in [[notifier]] 'hook'"));
+  CHECK_THAT(r.err, Contains("did you mean 'timeout'?"));
+  CHECK_THAT(r.err, Contains("lodestone.toml:21:8: error: [[notifier]] name 'hook' is used twice"));
+  CHECK_THAT(r.err, Contains("lodestone.toml:5:11: error: notify names 'nobody', which no [[notifier]] defines"));
+
+  // With the config fixed, the rule's own notify list is checked against the notifiers.
+  std::ofstream(dir / "lodestone.toml")
+      << "[lodestone]\nrules = [\"rules.toml\"]\n[[notifier]]\nname = \"hook\"\ntype = \"stdout\"\n";
+  r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  CHECK(r.code == 1);
+  CHECK_THAT(r.err, Contains("rules.toml:1:1: error: rule 'r' notifies 'hok', which no [[notifier]] of the config "
+                             "defines (did you mean 'hook'?)"));
+  std::ofstream(dir / "rules.toml") << "[[rule]]\nid = \"r\"\nmatch = \"lodestar\"\nnotify = [\"hook\"]\n";
+  r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  INFO(r.err);
+  CHECK(r.code == 0);
+}
+
+TEST_CASE("secrets come from ${ENV} or an owner-only *_file, and never appear in a message", "[cli][config]") {
+  TempDir dir("lodestone-secrets");
+  std::ofstream(dir / "rules.toml") << "[[rule]]\nid = \"r\"\nmatch = \"lodestar\"\n";
+  std::ofstream(dir / "secret") << "whsec_VE9QU0VDUkVUVkFMVUUxMjM0NTY3ODkwMTIzNDU2\n";
+  std::filesystem::permissions(dir / "secret", std::filesystem::perms::owner_read | std::filesystem::perms::group_read);
+  const std::string head = "[lodestone]\nrules = [\"rules.toml\"]\n[[notifier]]\nname = \"hook\"\ntype = \"webhook\"\n";
+  std::ofstream(dir / "lodestone.toml") << head << "url = \"${LODESTONE_TEST_UNSET_URL}\"\nsecret_file = \"secret\"\n";
+  Run r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  CHECK(r.code == 1);
+  CHECK_THAT(r.err, Contains("lodestone.toml:6:7: error: url uses ${LODESTONE_TEST_UNSET_URL}, which is not set in the "
+                             "environment"));
+  CHECK_THAT(r.err, Contains("lodestone.toml:7:15: error: secret file " + (dir / "secret") +
+                             " may be read by others; run: chmod 600 " + (dir / "secret")));
+  CHECK(r.err.find("VE9QU0VDUkVU") == std::string::npos);
+
+  std::filesystem::permissions(dir / "secret", std::filesystem::perms::owner_read);
+  std::ofstream(dir / "lodestone.toml") << head << "url = \"http://127.0.0.1:9/${LODESTONE_TEST_PATH}\"\n"
+                                        << "secret_file = \"secret\"\n";
+  r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  CHECK(r.code == 1);  // LODESTONE_TEST_PATH is unset too
+  ::setenv("LODESTONE_TEST_PATH", "hooks/abc", 1);
+  r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  ::unsetenv("LODESTONE_TEST_PATH");
+  INFO(r.err);
+  CHECK(r.code == 0);
+
+  // Written into the config itself, a secret works but is warned about, without its value.
+  std::ofstream(dir / "lodestone.toml") << head << "url = \"http://127.0.0.1:9/\"\n"
+                                        << "secret = \"whsec_VE9QU0VDUkVUVkFMVUUxMjM0NTY3ODkwMTIzNDU2\"\n";
+  r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  CHECK(r.code == 0);
+  CHECK_THAT(r.err, Contains("lodestone.toml:7:10: warning: secret is written in the config"));
+  CHECK(r.err.find("VE9QU0VDUkVU") == std::string::npos);
 }

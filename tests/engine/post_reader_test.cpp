@@ -33,7 +33,7 @@ TEST_CASE("a repeated key keeps its last value, so field names stay unique", "[p
   CHECK(post.field("body") == "second");
 }
 
-TEST_CASE("a number id is kept as written; a missing id is derived from the content", "[post_reader]") {
+TEST_CASE("a number id is kept as written, a missing id is derived from the content", "[post_reader]") {
   PostReader reader;
   Post post;
   std::string err;

@@ -1,1 +1,645 @@
-// placeholder
+// The email notifier against a real SMTP server (scripts/smtp_receiver.py, aiosmtpd) on loopback:
+// STARTTLS, AUTH, the raw message as received, reply codes to outcomes, digests and cancel().
+#include "notifiers/email/email.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+using lodestone::Alert;
+using lodestone::DeliveryAttempt;
+using lodestone::EmailNotifier;
+using lodestone::EmailOptions;
+using Outcome = DeliveryAttempt::Outcome;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kPython = "/usr/bin/python3";
+constexpr const char* kPassword = "s3cret-Passw0rd";
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = fs::temp_directory_path() / ("lodestone-email-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// A throwaway self-signed certificate for 127.0.0.1 and localhost, made once per run.
+struct Certificate {
+  TempDir dir;
+  std::string cert, key;
+  Certificate() {
+    cert = (dir.path() / "cert.pem").string();
+    key = (dir.path() / "key.pem").string();
+    const std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost"
+        " -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout '" +
+        key + "' -out '" + cert + "' >/dev/null 2>&1";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+  }
+};
+const Certificate& certificate() {
+  static const Certificate c;
+  return c;
+}
+
+struct ReceiverOptions {
+  bool tls = true;
+  std::string user = "";
+  std::string password = "";
+  std::string data_reply = "";  // e.g. "451 4.3.0 try later": every DATA answered so
+  double delay = 0;             // seconds before answering DATA
+};
+
+// scripts/smtp_receiver.py as a child process on 127.0.0.1 and a port of its choosing; stopped
+// (SIGTERM, then SIGKILL) when it goes out of scope.
+class SmtpReceiver {
+ public:
+  explicit SmtpReceiver(const ReceiverOptions& o = {}) {
+    if (::access(kPython, X_OK) != 0) FAIL("the email tests need " << kPython << " (Debian python3)");
+    if (std::system((std::string(kPython) + " -c 'import aiosmtpd' >/dev/null 2>&1").c_str()) != 0) {
+      FAIL("the email tests need the aiosmtpd module for " << kPython << " (Debian python3-aiosmtpd)");
+    }
+    fs::create_directories(dir_.path() / "mail");
+    std::vector<std::string> args = {kPython, std::string(LODESTONE_SOURCE_DIR) + "/scripts/smtp_receiver.py",
+                                     "--save-dir", (dir_.path() / "mail").string()};
+    if (o.tls) args.insert(args.end(), {"--cert", certificate().cert, "--key", certificate().key});
+    if (!o.user.empty()) args.insert(args.end(), {"--user", o.user, "--password", o.password});
+    if (!o.data_reply.empty()) args.insert(args.end(), {"--data-reply", o.data_reply});
+    if (o.delay > 0) args.insert(args.end(), {"--delay", std::to_string(o.delay)});
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    int out[2];
+    REQUIRE(::pipe(out) == 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_addclose(&actions, out[0]);
+    const int rc = ::posix_spawn(&pid_, kPython, &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(out[1]);
+    if (rc != 0) {
+      ::close(out[0]);
+      FAIL("could not start " << kPython << ": " << std::strerror(rc));
+    }
+    // The first line is the port, printed once the server accepts connections.
+    std::string line;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{out[0], POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[64];
+      const ssize_t n = ::read(out[0], buf, sizeof buf);
+      if (n <= 0) break;
+      line.append(buf, static_cast<size_t>(n));
+    }
+    ::close(out[0]);
+    port_ = std::atoi(line.c_str());
+    if (port_ <= 0) FAIL("scripts/smtp_receiver.py did not start (printed \"" << line << "\")");
+  }
+  ~SmtpReceiver() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 200; ++i) {
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  SmtpReceiver(const SmtpReceiver&) = delete;
+  SmtpReceiver& operator=(const SmtpReceiver&) = delete;
+
+  int port() const { return port_; }
+  std::string url(const std::string& scheme = "smtp") const { return scheme + "://127.0.0.1:" + std::to_string(port_); }
+  // Every message received so far, in order of arrival.
+  std::vector<std::string> messages() const {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(dir_.path() / "mail")) {
+      if (e.path().extension() == ".eml") files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    std::vector<std::string> out;
+    for (const auto& f : files) {
+      std::ifstream in(f, std::ios::binary);
+      std::ostringstream s;
+      s << in.rdbuf();
+      out.push_back(s.str());
+    }
+    return out;
+  }
+  // The envelope JSON (mail_from, rcpt_tos, tls) of message `n`, counted from 1.
+  std::string envelope(int n) const {
+    char name[16];
+    std::snprintf(name, sizeof name, "%04d.json", n);
+    std::ifstream in(dir_.path() / "mail" / name);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+ private:
+  TempDir dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// A loopback port that refuses connections: bound (so nothing else takes it) but not listening.
+class ClosedPort {
+ public:
+  ClosedPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~ClosedPort() { ::close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+std::string base64_decode(std::string text) {
+  text.erase(
+      std::remove_if(text.begin(), text.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); }),
+      text.end());
+  std::string out(text.size() / 4 * 3 + 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  REQUIRE(n >= 0);
+  size_t pad = 0;
+  while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// A received message taken apart by hand: headers (unfolded, names lower-case, each kept as many
+// times as it occurs) and, for a multipart body, each part's headers and decoded body.
+struct Part {
+  std::multimap<std::string, std::string> headers;
+  std::string raw_head;
+  std::string sent;  // transfer decoding undone: the bytes as the sender meant them
+  std::string body;  // the same with CRLF as LF
+
+  std::string header(const std::string& name) const {
+    auto it = headers.find(lower(name));
+    return it == headers.end() ? std::string() : it->second;
+  }
+  size_t count(const std::string& name) const { return headers.count(lower(name)); }
+};
+struct Mail : Part {
+  std::vector<Part> parts;
+};
+
+Part parse_part(std::string text) {
+  Part p;
+  text = std::regex_replace(text, std::regex("\r\n"), "\n");
+  const size_t split = text.find("\n\n");
+  p.raw_head = text.substr(0, split);
+  const std::string body = split == std::string::npos ? "" : text.substr(split + 2);
+  std::vector<std::string> lines;
+  std::istringstream in(p.raw_head);
+  for (std::string line; std::getline(in, line);) {
+    if (!lines.empty() && !line.empty() && (line[0] == ' ' || line[0] == '\t')) {
+      lines.back() += line;  // unfold: the CRLF goes, the white space stays
+    } else {
+      lines.push_back(line);
+    }
+  }
+  for (const auto& line : lines) {
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    p.headers.emplace(lower(line.substr(0, colon)), value);
+  }
+  p.sent = lower(p.header("Content-Transfer-Encoding")) == "base64" ? base64_decode(body) : body;
+  p.body = std::regex_replace(p.sent, std::regex("\r\n"), "\n");
+  return p;
+}
+
+Mail parse_mail(const std::string& raw) {
+  Mail m;
+  static_cast<Part&>(m) = parse_part(raw);
+  std::smatch b;
+  const std::string type = m.header("Content-Type");
+  if (std::regex_search(type, b, std::regex("boundary=\"?([^\";]+)\"?"))) {
+    const std::string delimiter = "--" + b[1].str();
+    std::string body = std::regex_replace(
+        raw.substr(raw.find("\n\n") == std::string::npos ? raw.find("\r\n\r\n") + 4 : raw.find("\n\n") + 2),
+        std::regex("\r\n"), "\n");
+    size_t at = body.find(delimiter);
+    while (at != std::string::npos) {
+      const size_t start = body.find('\n', at) + 1;
+      if (body.compare(at + delimiter.size(), 2, "--") == 0) break;
+      const size_t next = body.find(delimiter, start);
+      if (next == std::string::npos) break;
+      m.parts.push_back(parse_part(body.substr(start, next - start)));
+      at = next;
+    }
+  }
+  return m;
+}
+
+// The Subject with RFC 2047 words decoded (white space between two words dropped, as the RFC says).
+std::string decode_subject(const std::string& value) {
+  std::string out;
+  const std::regex word("=\\?UTF-8\\?B\\?([^?]*)\\?=", std::regex::icase);
+  size_t last = 0;
+  bool after_word = false;
+  for (auto it = std::sregex_iterator(value.begin(), value.end(), word); it != std::sregex_iterator(); ++it) {
+    std::string between = value.substr(last, static_cast<size_t>(it->position()) - last);
+    if (!(after_word && between.find_first_not_of(" \t") == std::string::npos)) out += between;
+    out += base64_decode((*it)[1].str());
+    last = static_cast<size_t>(it->position() + it->length());
+    after_word = true;
+  }
+  return out + value.substr(last);
+}
+
+Alert sample_alert(const std::string& post_id = "M.1") {
+  Alert a;
+  a.rule.id = "rare-earth-export-controls";
+  a.rule.title = "Rare-earth export controls";
+  a.rule.severity = "high";
+  a.rule.tags = {"minerals"};
+  a.post.id = post_id;
+  a.post.source = "ptt/Stock";
+  a.post.title = "中國稀土出口管制 <script>alert(1)</script> & more";
+  a.post.url = "https://example.com/p/1?x=1&y=2";
+  a.post.published = "2026-01-11T11:00:00Z";
+  a.id = lodestone::alert_id(a.rule.id, a.post.source, a.post.id);
+  lodestone::AlertMatch m;
+  m.field = "body";
+  m.term = "稀土";
+  m.text = "稀土";
+  m.start = 3;
+  m.end = 5;
+  m.byte_start = 9;
+  m.byte_end = 15;
+  m.snippet = "…中國對稀土出口…";
+  m.snippet_at = 12;  // after "…中國對": 3 + 9 bytes
+  a.matches.push_back(m);
+  a.entities.push_back({"scott-bessent", "Scott Bessent", "person", "", "貝森特"});
+  a.matched_at = "2026-01-11T11:08:03Z";
+  return a;
+}
+
+EmailOptions options_for(const std::string& url) {
+  EmailOptions o;
+  o.name = "analysts";
+  o.url = url;
+  o.from = "alerts@lodestone.test";
+  o.to = {"desk@example.test", "night@example.test"};
+  o.ca_file = certificate().cert;
+  o.timeout = 20;
+  return o;
+}
+
+DeliveryAttempt send(EmailNotifier& n, const Alert& a) { return n.send(a, lodestone::to_json(a)); }
+
+}  // namespace
+
+TEST_CASE("options that could inject a header or cannot work are refused without the password", "[email]") {
+  EmailOptions good = options_for("smtp://127.0.0.1:2525");
+  good.username = "u";
+  good.password = kPassword;
+  CHECK(lodestone::check_email_options(good).empty());
+  CHECK(lodestone::check_email_options(options_for("smtps://mail.example.test")).empty());
+
+  auto refused = [&good](auto change) {
+    EmailOptions o = good;
+    change(o);
+    const std::string why = lodestone::check_email_options(o);
+    CHECK_FALSE(contains(why, kPassword));
+    return why;
+  };
+  CHECK(contains(refused([](EmailOptions& o) { o.url = "http://127.0.0.1"; }), "smtp:// or smtps://"));
+  CHECK(contains(refused([](EmailOptions& o) { o.url = "smtp://u:pw@127.0.0.1"; }), "credentials"));
+  CHECK(contains(refused([](EmailOptions& o) { o.from = "a@b.test\r\nBcc: x@y.test"; }), "from"));
+  CHECK(contains(refused([](EmailOptions& o) { o.from = "Alerts <a@b.test>"; }), "from"));
+  CHECK(contains(refused([](EmailOptions& o) { o.to = {}; }), "at least one"));
+  CHECK(contains(refused([](EmailOptions& o) { o.to = {"x@y.test>, <z@w.test"}; }), "to:"));
+  CHECK(contains(refused([](EmailOptions& o) { o.to = {"x@y.test\nBcc: z@w.test"}; }), "to:"));
+  CHECK(contains(refused([](EmailOptions& o) { o.to = {"a@b.test, c@d.test"}; }), "to:"));
+  CHECK(contains(refused([](EmailOptions& o) { o.subject_prefix = "[x]\r\nBcc: z@w.test"; }), "subject_prefix"));
+  CHECK(contains(refused([](EmailOptions& o) { o.password = std::string(kPassword) + "\r\n"; }), "password"));
+  CHECK(contains(refused([](EmailOptions& o) { o.timeout = 0; }), "timeout"));
+  CHECK(contains(refused([](EmailOptions& o) { o.digest = -1; }), "digest"));
+  CHECK(contains(refused([](EmailOptions& o) { o.text_template = "/nonexistent/x.mustache"; }),
+                 "/nonexistent/x.mustache"));
+
+  EmailNotifier bad([&] {
+    EmailOptions o = good;
+    o.url = "ftp://127.0.0.1";
+    return o;
+  }());
+  DeliveryAttempt got = send(bad, sample_alert());
+  CHECK(got.outcome == Outcome::kDead);
+  CHECK(contains(got.error, "smtp://"));
+}
+
+TEST_CASE("a subject that is not ASCII becomes UTF-8 encoded-words on folded lines", "[email]") {
+  CHECK(lodestone::encode_subject("[lodestone] high rule: title") == "[lodestone] high rule: title");
+  const std::string title = "[lodestone] high 稀土: " + std::string(40, 'x') +
+                            " 中國對稀土出口管制升級，美國將推動各國加速降低對中國稀土依賴";
+  const std::string encoded = lodestone::encode_subject(title);
+  CHECK(encoded.rfind("=?UTF-8?B?", 0) == 0);
+  std::istringstream lines(std::regex_replace(encoded, std::regex("\r\n"), "\n"));
+  int count = 0;
+  for (std::string line; std::getline(lines, line); ++count) {
+    CHECK(line.size() <= 76);  // a word of at most 75 and the folding space
+  }
+  CHECK(count > 1);
+  CHECK(decode_subject(std::regex_replace(encoded, std::regex("\r\n"), "")) == title);
+
+  const std::string long_ascii =
+      "[lodestone] high " + std::string(30, 'a') + " " + std::string(30, 'b') + " " + std::string(30, 'c');
+  const std::string folded = lodestone::encode_subject(long_ascii);
+  CHECK(contains(folded, "\r\n "));
+  CHECK(std::regex_replace(folded, std::regex("\r\n"), "") == long_ascii);
+}
+
+TEST_CASE("an alert arrives over STARTTLS as one multipart/alternative mail with UTF-8 parts", "[email][smtp]") {
+  SmtpReceiver receiver;
+  EmailNotifier notifier(options_for(receiver.url()));
+  const Alert alert = sample_alert();
+  DeliveryAttempt got = send(notifier, alert);
+  INFO(got.error);
+  REQUIRE(got.outcome == Outcome::kDelivered);
+  CHECK(got.status == 250);
+  CHECK(got.error.empty());
+
+  const auto messages = receiver.messages();
+  REQUIRE(messages.size() == 1);
+  CHECK(contains(receiver.envelope(1), "\"tls\": true"));
+  CHECK(contains(receiver.envelope(1), "alerts@lodestone.test"));
+  CHECK(contains(receiver.envelope(1), "night@example.test"));
+  const Mail mail = parse_mail(messages[0]);
+  INFO(mail.raw_head);
+  CHECK(mail.header("From") == "alerts@lodestone.test");
+  CHECK(mail.header("To") == "desk@example.test, night@example.test");
+  CHECK(mail.header("Message-ID") == "<" + alert.id + "@lodestone>");
+  CHECK(std::regex_match(
+      mail.header("Date"),
+      std::regex("(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \\d\\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+                 "\\d{4} \\d\\d:\\d\\d:\\d\\d \\+0000")));
+  CHECK(lower(mail.header("MIME-Version")) == "1.0");
+  CHECK(contains(mail.header("Subject"), "=?UTF-8?B?"));
+  CHECK(decode_subject(mail.header("Subject")) ==
+        "[lodestone] high Rare-earth export controls: 中國稀土出口管制 <script>alert(1)</script> & more");
+  CHECK(contains(mail.header("Content-Type"), "multipart/alternative"));
+
+  REQUIRE(mail.parts.size() == 2);
+  const Part& text = mail.parts[0];
+  const Part& html = mail.parts[1];
+  CHECK(contains(lower(text.header("Content-Type")), "text/plain; charset=utf-8"));
+  CHECK(contains(lower(html.header("Content-Type")), "text/html; charset=utf-8"));
+  INFO(text.body);
+  INFO(html.body);
+  CHECK(contains(text.body, "body: …中國對[[稀土]]出口…"));
+  CHECK(contains(text.body, "Rare-earth export controls"));
+  CHECK(contains(text.body, "https://example.com/p/1?x=1&y=2"));
+  CHECK(contains(text.body, "ptt/Stock"));
+  CHECK(contains(text.body, "2026-01-11T11:00:00Z"));
+  CHECK(contains(text.body, "Scott Bessent (person), matched as 貝森特"));
+  CHECK(contains(html.body, "…中國對<mark>稀土</mark>出口…"));
+  CHECK(contains(html.body, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"));
+  CHECK_FALSE(contains(html.body, "<script>"));
+  CHECK(contains(html.body, "href=\"https://example.com/p/1?x=1&amp;y=2\""));
+}
+
+TEST_CASE("a post title with CR LF cannot add a header", "[email][smtp]") {
+  SmtpReceiver receiver;
+  EmailNotifier notifier(options_for(receiver.url()));
+  Alert alert = sample_alert();
+  alert.post.title = "Rare earths\r\nBcc: x@y.test\r\n\r\nbody?";
+  DeliveryAttempt got = send(notifier, alert);
+  INFO(got.error);
+  REQUIRE(got.outcome == Outcome::kDelivered);
+  const auto messages = receiver.messages();
+  REQUIRE(messages.size() == 1);
+  const Mail mail = parse_mail(messages[0]);
+  CHECK(mail.count("Bcc") == 0);
+  CHECK(mail.count("Subject") == 1);
+  CHECK(decode_subject(mail.header("Subject")) ==
+        "[lodestone] high Rare-earth export controls: Rare earths  Bcc: x@y.test    body?");
+  CHECK_FALSE(contains(receiver.envelope(1), "x@y.test"));
+}
+
+TEST_CASE("AUTH with the right password delivers, a wrong one is a dead 535 that hides the password", "[email][smtp]") {
+  SmtpReceiver receiver({.tls = true, .user = "alerts", .password = kPassword});
+  EmailOptions o = options_for(receiver.url());
+  o.username = "alerts";
+  o.password = kPassword;
+  {
+    EmailNotifier notifier(o);
+    DeliveryAttempt got = send(notifier, sample_alert());
+    INFO(got.error);
+    CHECK(got.outcome == Outcome::kDelivered);
+    CHECK(receiver.messages().size() == 1);
+  }
+  o.password = "wrong-Passw0rd";
+  EmailNotifier wrong(o);
+  DeliveryAttempt got = send(wrong, sample_alert());
+  INFO(got.error);
+  CHECK(got.outcome == Outcome::kDead);
+  CHECK(got.status == 535);
+  CHECK(contains(got.error, "analysts"));
+  CHECK(contains(got.error, "smtp://127.0.0.1:" + std::to_string(receiver.port())));
+  CHECK_FALSE(contains(got.error, "wrong-Passw0rd"));
+  CHECK(receiver.messages().size() == 1);
+
+  o.username.clear();
+  o.password.clear();
+  EmailNotifier anonymous(o);
+  got = send(anonymous, sample_alert());
+  CHECK(got.outcome == Outcome::kDead);  // 530 authentication required
+  CHECK(got.status / 100 == 5);
+}
+
+TEST_CASE("a 451 reply to DATA is retried and a 550 is dead, each with its code", "[email][smtp]") {
+  {
+    SmtpReceiver receiver({.data_reply = "451 4.3.0 try again later"});
+    EmailNotifier notifier(options_for(receiver.url()));
+    DeliveryAttempt got = send(notifier, sample_alert());
+    CHECK(got.outcome == Outcome::kRetry);
+    CHECK(got.status == 451);
+    CHECK(contains(got.error, "SMTP 451"));
+    CHECK(contains(got.error, "analysts"));
+  }
+  {
+    SmtpReceiver receiver({.data_reply = "550 5.7.1 rejected"});
+    EmailNotifier notifier(options_for(receiver.url()));
+    DeliveryAttempt got = send(notifier, sample_alert());
+    CHECK(got.outcome == Outcome::kDead);
+    CHECK(got.status == 550);
+    CHECK(contains(got.error, "SMTP 550"));
+  }
+}
+
+TEST_CASE("a server that is down is retried with no status", "[email][smtp]") {
+  ClosedPort closed;
+  EmailNotifier notifier(options_for("smtp://127.0.0.1:" + std::to_string(closed.port())));
+  DeliveryAttempt got = send(notifier, sample_alert());
+  CHECK(got.outcome == Outcome::kRetry);
+  CHECK(got.status == 0);
+  CHECK(contains(got.error, "email \"analysts\" (smtp://127.0.0.1:" + std::to_string(closed.port()) + ")"));
+}
+
+TEST_CASE("smtp:// to a server without STARTTLS sends nothing in clear and is retried", "[email][smtp]") {
+  SmtpReceiver receiver({.tls = false});
+  EmailNotifier notifier(options_for(receiver.url()));
+  DeliveryAttempt got = send(notifier, sample_alert());
+  INFO(got.error);
+  CHECK(got.outcome == Outcome::kRetry);
+  CHECK(receiver.messages().empty());
+}
+
+TEST_CASE("a server certificate that the CA file does not vouch for is retried and sent nothing", "[email][smtp]") {
+  SmtpReceiver receiver;
+  EmailOptions o = options_for(receiver.url());
+  o.ca_file.clear();  // the system bundle does not know the throwaway certificate
+  EmailNotifier notifier(o);
+  DeliveryAttempt got = send(notifier, sample_alert());
+  INFO(got.error);
+  CHECK(got.outcome == Outcome::kRetry);
+  CHECK(receiver.messages().empty());
+}
+
+TEST_CASE("a digest of three alerts is one mail listing all three", "[email][smtp]") {
+  SmtpReceiver receiver;
+  EmailOptions o = options_for(receiver.url());
+  o.digest = 600;
+  EmailNotifier notifier(o);
+  CHECK(notifier.digest_interval() == 600);
+  std::vector<Alert> alerts = {sample_alert("M.1"), sample_alert("M.2"), sample_alert("M.3")};
+  alerts[1].post.title = "Second post";
+  alerts[2].post.title = "Third post";
+  std::vector<std::string> jsons;
+  for (const auto& a : alerts) jsons.push_back(lodestone::to_json(a));
+  DeliveryAttempt got = notifier.send_digest(alerts, jsons);
+  INFO(got.error);
+  REQUIRE(got.outcome == Outcome::kDelivered);
+  const auto messages = receiver.messages();
+  REQUIRE(messages.size() == 1);
+  const Mail mail = parse_mail(messages[0]);
+  CHECK(decode_subject(mail.header("Subject")) == "[lodestone] 3 alerts");
+  CHECK(std::regex_match(mail.header("Message-ID"), std::regex("<digest-[0-9a-f]{32}@lodestone>")));
+  REQUIRE(mail.parts.size() == 2);
+  for (const Part& part : mail.parts) {
+    for (const Alert& a : alerts) CHECK(contains(part.body, a.id));
+    CHECK(contains(part.body, "Second post"));
+    CHECK(contains(part.body, "Third post"));
+  }
+  CHECK(contains(mail.parts[1].body, "<mark>稀土</mark>"));
+
+  // The same alerts give the same Message-ID, so a retried digest threads as one.
+  REQUIRE(notifier.send_digest(alerts, jsons).outcome == Outcome::kDelivered);
+  const auto again = receiver.messages();
+  REQUIRE(again.size() == 2);
+  CHECK(parse_mail(again[1]).header("Message-ID") == mail.header("Message-ID"));
+}
+
+TEST_CASE("a text template renders the text part from the alert JSON without escaping", "[email][smtp]") {
+  SmtpReceiver receiver;
+  TempDir dir;
+  const std::string path = (dir.path() / "text.mustache").string();
+  std::ofstream(path) << "{{rule.severity}} alert: {{post.title}}\n{{#matches}}- {{field}}: {{text}}\n{{/matches}}";
+  EmailOptions o = options_for(receiver.url());
+  o.text_template = path;
+  EmailNotifier notifier(o);
+  DeliveryAttempt got = send(notifier, sample_alert());
+  INFO(got.error);
+  REQUIRE(got.outcome == Outcome::kDelivered);
+  const auto messages = receiver.messages();
+  REQUIRE(messages.size() == 1);
+  const Mail mail = parse_mail(messages[0]);
+  REQUIRE(mail.parts.size() == 2);
+  CHECK(mail.parts[0].body == "high alert: 中國稀土出口管制 <script>alert(1)</script> & more\n- body: 稀土\n");
+  CHECK(contains(mail.parts[1].body, "<mark>稀土</mark>"));
+}
+
+TEST_CASE("text parts go out with CRLF line ends inside their base64", "[email][smtp]") {
+  SmtpReceiver receiver;
+  EmailNotifier notifier(options_for(receiver.url()));
+  REQUIRE(send(notifier, sample_alert()).outcome == Outcome::kDelivered);
+  const auto messages = receiver.messages();
+  REQUIRE(messages.size() == 1);
+  const Mail mail = parse_mail(messages[0]);
+  REQUIRE(mail.parts.size() == 2);
+  for (const Part& part : mail.parts) {
+    CHECK(contains(part.sent, "\r\n"));
+    CHECK(std::regex_search(part.sent, std::regex("[^\r]\n")) == false);
+  }
+}
+
+TEST_CASE("cancel() stops a mail in flight and every later one with kRetry", "[email][smtp]") {
+  SmtpReceiver receiver({.delay = 60});
+  EmailOptions o = options_for(receiver.url());
+  o.timeout = 120;
+  EmailNotifier notifier(o);
+  DeliveryAttempt got;
+  std::thread sender([&] { got = send(notifier, sample_alert()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  notifier.cancel();
+  sender.join();
+  CHECK(got.outcome == Outcome::kRetry);
+  CHECK(contains(got.error, "cancelled"));
+  got = send(notifier, sample_alert());
+  CHECK(got.outcome == Outcome::kRetry);
+  CHECK(contains(got.error, "cancelled"));
+  CHECK(receiver.messages().empty());
+}

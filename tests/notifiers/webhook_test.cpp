@@ -157,15 +157,6 @@ WebhookOptions options_for(const std::string& url, const std::string& secret = k
   return o;
 }
 
-std::string rfc3339(long long unix_seconds) {
-  const std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
@@ -271,7 +262,7 @@ TEST_CASE("an alert id that cannot be a webhook-id is dead and sends nothing", "
   CHECK(receiver.requests().empty());
 }
 
-TEST_CASE("a 2xx answer is delivered; the body wraps the alert's bytes and the signature verifies", "[webhook][http]") {
+TEST_CASE("a 2xx answer is delivered, the body wraps the alert's bytes and the signature verifies", "[webhook][http]") {
   Receiver receiver;
   receiver.answer_status(204);
   WebhookOptions o = options_for(receiver.url());
@@ -304,7 +295,8 @@ TEST_CASE("a 2xx answer is delivered; the body wraps the alert's bytes and the s
   CHECK(t >= before);
   CHECK(t <= after);
 
-  CHECK(r.body == R"({"type":"lodestone.alert","timestamp":")" + rfc3339(t) + R"(","data":)" + json + "}");
+  // The body's timestamp is the alert's own time, the same on every attempt.
+  CHECK(r.body == R"({"type":"lodestone.alert","timestamp":")" + alert.matched_at + R"(","data":)" + json + "}");
   const auto parsed = nlohmann::json::parse(r.body);
   CHECK(parsed["type"] == "lodestone.alert");
   CHECK(parsed["data"] == nlohmann::json::parse(json));
@@ -447,15 +439,8 @@ TEST_CASE("every attempt of one alert has the same webhook-id and the same body 
   const std::string t0 = requests[0].header("webhook-timestamp");
   const std::string t1 = requests[1].header("webhook-timestamp");
   CHECK(t0 != t1);
-  // The bodies with each one's timestamp taken out are byte-identical.
-  auto without_timestamp = [](std::string body, const std::string& unix_seconds) {
-    const std::string ts = "\"timestamp\":\"" + rfc3339(std::stoll(unix_seconds)) + "\"";
-    const size_t at = body.find(ts);
-    REQUIRE(at != std::string::npos);
-    return body.erase(at, ts.size());
-  };
-  CHECK(requests[0].body != requests[1].body);
-  CHECK(without_timestamp(requests[0].body, t0) == without_timestamp(requests[1].body, t1));
+  // The bodies are byte-identical: only the webhook-timestamp header (and so the signature) differs.
+  CHECK(requests[0].body == requests[1].body);
   // Each attempt is signed over its own timestamp.
   for (const auto& r : requests) {
     CHECK(r.header("webhook-signature") ==
@@ -587,4 +572,97 @@ TEST_CASE("slack and discord URLs keep their token path out of errors", "[webhoo
   CHECK(got.outcome == Outcome::kDead);
   CHECK(contains(got.error, "http://127.0.0.1:" + std::to_string(receiver.port()) + "/…"));
   CHECK_FALSE(contains(got.error, "XXXXtoken"));
+}
+
+TEST_CASE("a template body is the mustache file rendered with the alert, escaped for JSON",
+          "[webhook][http][template]") {
+  Receiver receiver;
+  WebhookOptions o = options_for(receiver.url());
+  o.format = "template";
+  o.template_path = LODESTONE_TEST_DATA "/notifiers/webhook_body.mustache";
+  WebhookNotifier notifier(o);
+  const Alert alert = sample_alert();
+  DeliveryAttempt got = notifier.send(alert, lodestone::to_json(alert));
+  INFO(got.error);
+  REQUIRE(got.outcome == Outcome::kDelivered);
+  const auto requests = receiver.requests();
+  REQUIRE(requests.size() == 1);
+  INFO(requests[0].body);
+  const nlohmann::json body = nlohmann::json::parse(requests[0].body);
+  CHECK(body["text"] == "high: Rare \"earth\" export controls · 中國對稀土出口管制 <@everyone> & more");
+  CHECK(body["url"] == "https://example.com/p/1?x=1&y=2");
+  CHECK(body["terms"] == nlohmann::json({"稀土", nullptr}));
+  CHECK(requests[0].header("Content-Type") == "application/json");
+  CHECK(requests[0].header("webhook-id") == alert.id);
+  // The signature covers the rendered body.
+  CHECK(requests[0].header("webhook-signature") ==
+        lodestone::standard_webhooks_signature(kSecret, alert.id, requests[0].header("webhook-timestamp"),
+                                               requests[0].body));
+}
+
+TEST_CASE("a template body goes with the configured Content-Type", "[webhook][http][template]") {
+  Receiver receiver;
+  WebhookOptions o = options_for(receiver.url());
+  o.format = "template";
+  o.template_path = LODESTONE_TEST_DATA "/notifiers/webhook_body.mustache";
+  o.content_type = "application/vnd.example+json";
+  WebhookNotifier notifier(o);
+  const Alert alert = sample_alert();
+  REQUIRE(notifier.send(alert, lodestone::to_json(alert)).outcome == Outcome::kDelivered);
+  REQUIRE(receiver.requests().size() == 1);
+  CHECK(receiver.requests()[0].header("Content-Type") == "application/vnd.example+json");
+}
+
+TEST_CASE("format template without a readable, parseable template is refused", "[webhook][template]") {
+  WebhookOptions o = options_for("https://example.com/hook");
+  o.format = "template";
+  CHECK(contains(lodestone::check_webhook_options(o), "template"));
+  o.template_path = "/nonexistent/body.mustache";
+  CHECK(contains(lodestone::check_webhook_options(o), "/nonexistent/body.mustache: cannot read the template"));
+  o.template_path = LODESTONE_TEST_DATA "/notifiers/unclosed_section.mustache";
+  const std::string why = lodestone::check_webhook_options(o);
+  CHECK(contains(why, "unclosed_section.mustache"));
+  CHECK(contains(why, "ops-hook"));
+  o.template_path = LODESTONE_TEST_DATA "/notifiers/webhook_body.mustache";
+  CHECK(lodestone::check_webhook_options(o).empty());
+  o.content_type = "text/plain\r\nX-Evil: 1";
+  CHECK(contains(lodestone::check_webhook_options(o), "content_type"));
+
+  o.template_path = "/nonexistent/body.mustache";
+  o.content_type = "application/json";
+  WebhookNotifier notifier(o);
+  const Alert alert = sample_alert();
+  DeliveryAttempt got = notifier.send(alert, lodestone::to_json(alert));
+  CHECK(got.outcome == Outcome::kDead);
+  CHECK(contains(got.error, "/nonexistent/body.mustache"));
+}
+
+TEST_CASE("cancel() during a request to a slow receiver returns kRetry, and so does every later send",
+          "[webhook][http]") {
+  Receiver receiver;
+  receiver.answer([](const httplib::Request&, httplib::Response& res) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+    res.status = 200;
+  });
+  WebhookOptions o = options_for(receiver.url());
+  o.timeout = 60;
+  WebhookNotifier notifier(o);
+  const Alert alert = sample_alert();
+  DeliveryAttempt got;
+  std::thread sender([&] { got = notifier.send(alert, lodestone::to_json(alert)); });
+  // Cancel once the request is in the receiver's hands, so it is cut in flight.
+  for (int i = 0; i < 2000 && receiver.requests().empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(receiver.requests().size() == 1);
+  notifier.cancel();
+  sender.join();
+  CHECK(got.outcome == Outcome::kRetry);
+  CHECK(got.status == 0);
+  CHECK(contains(got.error, "ops-hook"));
+  CHECK(contains(got.error, "cancelled"));
+
+  got = notifier.send(alert, lodestone::to_json(alert));
+  CHECK(got.outcome == Outcome::kRetry);
+  CHECK(contains(got.error, "cancelled"));
+  CHECK(receiver.requests().size() == 1);
 }

@@ -164,7 +164,7 @@ TEST_CASE("NOT NOT is allowed and stays two NOTs", "[query]") { CHECK(tree("NOT 
 // ---------------------------------------------------------------------------------------------
 // Operators and words
 
-TEST_CASE("operators are upper case; lower- or mixed-case ones are words to match", "[query]") {
+TEST_CASE("operators are upper case, lower- or mixed-case ones are words to match", "[query]") {
   CHECK(tree("a and b") == "(AND a and b)");
   CHECK(tree("a Or b") == "(AND a Or b)");
   CHECK(tree("not a") == "(AND not a)");
@@ -201,7 +201,7 @@ TEST_CASE("a bare word is any run of characters but white space ( ) , and a quot
   CHECK(term_of("U.S.").kind == TermSyntax::Kind::kLiteral);
 }
 
-TEST_CASE("a word ending in '*' is a prefix; a '*' elsewhere is literal text", "[query]") {
+TEST_CASE("a word ending in '*' is a prefix, a '*' elsewhere is literal text", "[query]") {
   TermSyntax t = term_of("rare-earth*");
   CHECK(t.kind == TermSyntax::Kind::kPrefix);
   CHECK(t.text == "rare-earth");
@@ -215,7 +215,7 @@ TEST_CASE("a '*' alone is not a term", "[query]") {
   CHECK(tree("a *") == "error at 2: expected text before '*'");
 }
 
-TEST_CASE("a quoted phrase keeps its words; a '*' inside the closing quote makes a prefix", "[query]") {
+TEST_CASE("a quoted phrase keeps its words, a '*' inside the closing quote makes a prefix", "[query]") {
   TermSyntax t = term_of("\"rare earth\"");
   CHECK(t.kind == TermSyntax::Kind::kLiteral);
   CHECK(t.text == "rare earth");
@@ -242,7 +242,7 @@ TEST_CASE("a phrase that is empty, blank, unclosed or starred outside is an erro
   CHECK(tree("\"a\"b") == "error at 3: expected a space after the quoted phrase");
 }
 
-TEST_CASE("a /regex/ ends at the next unescaped slash; only \\/ is unescaped", "[query]") {
+TEST_CASE("a /regex/ ends at the next unescaped slash, only \\/ is unescaped", "[query]") {
   TermSyntax t = term_of(R"(/export (curb|restriction)s?/)");
   CHECK(t.kind == TermSyntax::Kind::kRegex);
   CHECK(t.text == "export (curb|restriction)s?");
@@ -362,7 +362,7 @@ TEST_CASE("ATLEAST(n, ...) counts its operands, each any expression", "[query]")
   CHECK(tree("ATLEAST(1, ATLEAST(1, a))") == "(ATLEAST/1 (ATLEAST/1 a))");
 }
 
-TEST_CASE("ATLEAST with n above its operand count parses; the compiler judges it", "[query]") {
+TEST_CASE("ATLEAST with n above its operand count parses, the compiler judges it", "[query]") {
   CHECK(tree("ATLEAST(3, a, b)") == "(ATLEAST/3 a b)");
 }
 
@@ -412,7 +412,7 @@ TEST_CASE("offsets are bytes, counted past multi-byte text before a term", "[que
   CHECK(field.length == field.written.size());
 }
 
-TEST_CASE("an operator node spans its operands; a group's node excludes its parentheses", "[query]") {
+TEST_CASE("an operator node spans its operands, a group's node excludes its parentheses", "[query]") {
   const std::string q = "x (a OR b) NOT c";
   QueryNode root = parsed(q);
   CHECK(span(q, root) == q);

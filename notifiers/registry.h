@@ -1,0 +1,28 @@
+// The notifier registry: every kind of notifier a config may name (`[[notifier]] type = ...`), the
+// options each declares, and how to build one. Adding a notifier is one folder and one line in
+// registry.cpp. Immutable tables; any thread.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "engine/options.h"
+#include "lodestone/notifier.h"
+
+namespace lodestone {
+
+struct NotifierKind {
+  const char* type;     // "webhook", "email", "file", "stdout"
+  const char* summary;  // one line for help
+  std::span<const OptionSpec> options;
+  // Builds a notifier from values read_options() checked. Returns nullptr and sets `error`, naming
+  // the option but never a secret's value, when they cannot work together.
+  std::unique_ptr<Notifier> (*make)(const std::string& name, const OptionValues& values, std::string& error);
+};
+
+std::span<const NotifierKind> notifier_kinds();
+const NotifierKind* find_notifier_kind(std::string_view type);
+
+}  // namespace lodestone
