@@ -1,5 +1,6 @@
 // The feed source: RSS/Atom documents to posts with libxml2 (no DTDs, no external entities, no
 // network), HTML reduced to text, feed dates to RFC 3339, and conditional polling with libcurl.
+#include "engine/curl_support.h"
 #include "engine/sources/feed.h"
 
 #include <curl/curl.h>
@@ -93,11 +94,6 @@ std::string tidy_lines(std::string_view s) {
 void init_libxml_once() {
   static std::once_flag once;
   std::call_once(once, [] { xmlInitParser(); });
-}
-
-void init_curl_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
 std::string_view as_view(const xmlChar* s) {
@@ -508,50 +504,6 @@ struct CtxtFree {
 
 // ---- URLs shown in logs ----
 
-struct UrlParts {
-  std::string scheme, host, port, path;
-  std::vector<std::string> hidden;  // password and query, raw and decoded, and each query value
-};
-
-std::optional<UrlParts> split_url(const std::string& url) {
-  CURLU* u = curl_url();
-  if (!u) return std::nullopt;
-  std::optional<UrlParts> result;
-  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
-    auto get = [u](CURLUPart what, unsigned flags) {
-      char* s = nullptr;
-      std::string out;
-      if (curl_url_get(u, what, &s, flags) == CURLUE_OK && s) out = s;
-      curl_free(s);
-      return out;
-    };
-    UrlParts parts;
-    parts.scheme = get(CURLUPART_SCHEME, 0);
-    parts.host = get(CURLUPART_HOST, 0);
-    parts.port = get(CURLUPART_PORT, 0);
-    parts.path = get(CURLUPART_PATH, 0);
-    for (CURLUPart what : {CURLUPART_PASSWORD, CURLUPART_QUERY}) {
-      for (unsigned flags : {0u, static_cast<unsigned>(CURLU_URLDECODE)}) {
-        std::string s = get(what, flags);
-        if (!s.empty()) parts.hidden.push_back(std::move(s));
-      }
-    }
-    const std::string query = get(CURLUPART_QUERY, 0);
-    for (size_t start = 0; start <= query.size();) {
-      size_t end = query.find('&', start);
-      if (end == std::string::npos) end = query.size();
-      const std::string_view pair = std::string_view(query).substr(start, end - start);
-      const size_t eq = pair.find('=');
-      if (eq != std::string_view::npos && eq + 1 < pair.size()) parts.hidden.emplace_back(pair.substr(eq + 1));
-      start = end + 1;
-    }
-    std::sort(parts.hidden.begin(), parts.hidden.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
-    result = std::move(parts);
-  }
-  curl_url_cleanup(u);
-  return result;
-}
-
 bool is_header_name(std::string_view name) {
   if (name.empty()) return false;
   for (char c : name) {
@@ -798,7 +750,7 @@ FeedSource::FeedSource(FeedOptions options, Store& store)
   hidden_ = url.hidden;
   if (options_.user_agent.empty()) options_.user_agent = "lodestone/" LODESTONE_VERSION;
 
-  init_curl_once();
+  curl_global_once();
   init_libxml_once();
   http_ = std::make_unique<Http>();
   http_->curl = curl_easy_init();

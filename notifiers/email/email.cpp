@@ -1,5 +1,6 @@
 // The email notifier: message text and HTML, RFC 2047 subjects, option checks, and one SMTP
 // transfer over libcurl (its MIME API builds the multipart/alternative body).
+#include "engine/curl_support.h"
 #include "notifiers/email/email.h"
 
 #include <curl/curl.h>
@@ -24,8 +25,6 @@
 namespace lodestone {
 namespace {
 
-// How long a transfer waits on its sockets before looking at the cancel flag again.
-constexpr int kPollMs = 100;
 // Raw bytes per encoded-word: 39 bytes are 52 base64 characters, so "Subject: " and the first
 // word stay within 78 characters, and every word within RFC 2047's 75.
 constexpr size_t kEncodedWordBytes = 39;
@@ -260,38 +259,10 @@ EmailContent email_content(std::span<const Alert> alerts, const std::string& sub
 
 namespace {
 
-struct UrlParts {
-  std::string scheme, host, port, user, password;
-};
-
-std::optional<UrlParts> split_url(const std::string& url) {
-  CURLU* u = curl_url();
-  if (!u) return std::nullopt;
-  std::optional<UrlParts> result;
-  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
-    auto get = [u](CURLUPart what, unsigned flags) {
-      char* s = nullptr;
-      std::string out;
-      if (curl_url_get(u, what, &s, flags) == CURLUE_OK && s) out = s;
-      curl_free(s);
-      return out;
-    };
-    UrlParts p;
-    p.scheme = get(CURLUPART_SCHEME, 0);
-    p.host = get(CURLUPART_HOST, 0);
-    p.port = get(CURLUPART_PORT, CURLU_DEFAULT_PORT);
-    p.user = get(CURLUPART_USER, 0);
-    p.password = get(CURLUPART_PASSWORD, 0);
-    result = std::move(p);
-  }
-  curl_url_cleanup(u);
-  return result;
-}
-
 std::string check_options(const EmailOptions& o, std::optional<Template>* loaded) {
   if (o.name.empty()) return "an email notifier needs a name";
   const std::string who = "email \"" + o.name + "\": ";
-  std::optional<UrlParts> url = split_url(o.url);
+  std::optional<UrlParts> url = split_url(o.url, true);
   if (!url) return who + "url is not a valid URL";
   if (url->scheme != "smtp" && url->scheme != "smtps") return who + "url must start with smtp:// or smtps://";
   if (url->host.empty()) return who + "url has no host";
@@ -323,11 +294,6 @@ std::string check_options(const EmailOptions& o, std::optional<Template>* loaded
     }
   }
   return {};
-}
-
-void curl_global_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
 std::string replace_all(std::string text, std::string_view what, std::string_view with) {
@@ -388,32 +354,7 @@ struct EmailNotifier::State {
   }
 
   // curl_easy_perform() on the multi handle, so that cancel() can wake the wait at once.
-  CURLcode perform() {
-    if (curl_multi_add_handle(multi, curl) != CURLM_OK) return CURLE_FAILED_INIT;
-    CURLcode code = CURLE_OK;
-    for (bool done = false; !done;) {
-      int running = 0;
-      if (curl_multi_perform(multi, &running) != CURLM_OK) {
-        code = CURLE_FAILED_INIT;
-        break;
-      }
-      int queued = 0;
-      while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
-        if (msg->msg == CURLMSG_DONE && msg->easy_handle == curl) {
-          code = msg->data.result;
-          done = true;
-        }
-      }
-      if (done) break;
-      if (cancelled.load()) {
-        code = CURLE_ABORTED_BY_CALLBACK;
-        break;
-      }
-      curl_multi_poll(multi, nullptr, 0, kPollMs, nullptr);
-    }
-    curl_multi_remove_handle(multi, curl);
-    return code;
-  }
+  CURLcode perform() { return perform_cancellable(multi, curl, cancelled); }
 
   std::string redact(std::string text) const {
     if (options.password.size() >= 1) text = replace_all(std::move(text), options.password, "***");
@@ -515,7 +456,7 @@ EmailNotifier::EmailNotifier(EmailOptions options) : state_(std::make_unique<Sta
   const EmailOptions& o = s.options;
   s.invalid = check_options(o, &s.text_template);
   if (!s.invalid.empty()) return;
-  const UrlParts url = *split_url(o.url);
+  const UrlParts url = *split_url(o.url, true);
   s.who = "email \"" + o.name + "\" (" + url.scheme + "://" + url.host + ":" + url.port + ")";
 
   curl_global_once();

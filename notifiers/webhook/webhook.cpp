@@ -1,4 +1,5 @@
 // The webhook notifier: bodies, Standard Webhooks signatures, one libcurl handle, outcome mapping.
+#include "engine/curl_support.h"
 #include "notifiers/webhook/webhook.h"
 
 #include <curl/curl.h>
@@ -28,8 +29,6 @@ constexpr std::string_view kSecretPrefix = "whsec_";
 constexpr size_t kResponseKept = 200;
 // Discord refuses content longer than 2000 characters.
 constexpr size_t kDiscordMaxCodePoints = 2000;
-// How long a transfer waits on its sockets before looking at the cancel flag again.
-constexpr int kPollMs = 100;
 
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
@@ -149,51 +148,6 @@ bool is_reserved_header(std::string_view name) {
   return false;
 }
 
-// The parts of a URL that errors show or must hide.
-struct UrlParts {
-  std::string scheme, host, port, path;
-  std::vector<std::string> hidden;  // password and query, raw and decoded
-};
-
-std::optional<UrlParts> split_url(const std::string& url) {
-  CURLU* u = curl_url();
-  if (!u) return std::nullopt;
-  std::optional<UrlParts> result;
-  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
-    UrlParts parts;
-    auto get = [u](CURLUPart what, unsigned flags) {
-      char* s = nullptr;
-      std::string out;
-      if (curl_url_get(u, what, &s, flags) == CURLUE_OK && s) out = s;
-      curl_free(s);
-      return out;
-    };
-    parts.scheme = get(CURLUPART_SCHEME, 0);
-    parts.host = get(CURLUPART_HOST, 0);
-    parts.port = get(CURLUPART_PORT, 0);
-    parts.path = get(CURLUPART_PATH, 0);
-    for (CURLUPart what : {CURLUPART_PASSWORD, CURLUPART_QUERY}) {
-      for (unsigned flags : {0u, static_cast<unsigned>(CURLU_URLDECODE)}) {
-        std::string s = get(what, flags);
-        if (!s.empty()) parts.hidden.push_back(std::move(s));
-      }
-    }
-    // Each query value alone too ("token=abc" may come back as just "abc").
-    const std::string query = get(CURLUPART_QUERY, 0);
-    for (size_t start = 0; start <= query.size();) {
-      size_t end = query.find('&', start);
-      if (end == std::string::npos) end = query.size();
-      const std::string_view pair = std::string_view(query).substr(start, end - start);
-      const size_t eq = pair.find('=');
-      if (eq != std::string_view::npos && eq + 1 < pair.size()) parts.hidden.emplace_back(pair.substr(eq + 1));
-      start = end + 1;
-    }
-    result = std::move(parts);
-  }
-  curl_url_cleanup(u);
-  return result;
-}
-
 std::string replace_all(std::string text, std::string_view what, std::string_view with) {
   if (what.empty()) return text;
   for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + with.size())) {
@@ -291,11 +245,6 @@ std::string body_for(const std::string& format, const std::string& timestamp, co
   body.reserve(kHead.size() + timestamp.size() + kData.size() + alert_json.size() + 1);
   body.append(kHead).append(timestamp).append(kData).append(alert_json).append("}");
   return body;
-}
-
-void curl_global_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
 }  // namespace
@@ -422,32 +371,7 @@ struct WebhookNotifier::State {
   }
 
   // curl_easy_perform() on the multi handle, giving up at once when cancelled.
-  CURLcode perform() {
-    if (curl_multi_add_handle(multi, curl) != CURLM_OK) return CURLE_FAILED_INIT;
-    CURLcode code = CURLE_OK;
-    for (bool done = false; !done;) {
-      int running = 0;
-      if (curl_multi_perform(multi, &running) != CURLM_OK) {
-        code = CURLE_FAILED_INIT;
-        break;
-      }
-      int queued = 0;
-      while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
-        if (msg->msg == CURLMSG_DONE && msg->easy_handle == curl) {
-          code = msg->data.result;
-          done = true;
-        }
-      }
-      if (done) break;
-      if (cancelled.load()) {
-        code = CURLE_ABORTED_BY_CALLBACK;
-        break;
-      }
-      curl_multi_poll(multi, nullptr, 0, kPollMs, nullptr);
-    }
-    curl_multi_remove_handle(multi, curl);
-    return code;
-  }
+  CURLcode perform() { return perform_cancellable(multi, curl, cancelled); }
 
   // The kept start of the response body as a short printable quote, or empty.
   std::string response_quote() const {

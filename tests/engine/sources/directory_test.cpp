@@ -16,29 +16,18 @@
 namespace fs = std::filesystem;
 using lodestone::DirectoryOptions;
 using lodestone::DirectorySource;
+using lodestone::testing::append;
 using lodestone::testing::eventually;
 using lodestone::testing::LogCapture;
 using lodestone::testing::open_store;
 using lodestone::testing::Running;
 using lodestone::testing::TempDir;
 using lodestone::testing::TestSink;
+using lodestone::testing::write;
+using lodestone::testing::line;
 using Ids = std::vector<std::string>;
 
 namespace {
-
-std::string line(const std::string& id, const std::string& title = "rare earths") {
-  return R"({"id": ")" + id + R"(", "title": ")" + title + "\"}\n";
-}
-
-void write(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc | std::ios::binary);
-  out << text;
-}
-
-void append(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::app | std::ios::binary);
-  out << text;
-}
 
 DirectoryOptions options(const TempDir& dir) {
   DirectoryOptions o;

@@ -19,29 +19,18 @@ namespace fs = std::filesystem;
 using lodestone::JsonlOptions;
 using lodestone::JsonlSource;
 using lodestone::Store;
+using lodestone::testing::append;
 using lodestone::testing::eventually;
 using lodestone::testing::LogCapture;
 using lodestone::testing::open_store;
 using lodestone::testing::Running;
 using lodestone::testing::TempDir;
 using lodestone::testing::TestSink;
+using lodestone::testing::write;
+using lodestone::testing::line;
 using Ids = std::vector<std::string>;
 
 namespace {
-
-std::string line(const std::string& id, const std::string& title = "rare earths") {
-  return R"({"id": ")" + id + R"(", "title": ")" + title + "\"}\n";
-}
-
-void append(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::app | std::ios::binary);
-  out << text;
-}
-
-void write(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc | std::ios::binary);
-  out << text;
-}
 
 JsonlOptions options(const TempDir& dir) {
   JsonlOptions o;

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <memory>
@@ -108,6 +109,23 @@ class TestSink : public PostSink {
   bool stopping_ = false;
   std::atomic<size_t> rejected_{0};
 };
+
+// One JSONL post line with that id and title.
+inline std::string line(const std::string& id, const std::string& title = "rare earths") {
+  return R"({"id": ")" + id + R"(", "title": ")" + title + "\"}\n";
+}
+
+// Replaces the file's contents.
+inline void write(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc | std::ios::binary);
+  out << text;
+}
+
+// Adds to the end of the file, as a writer following it would.
+inline void append(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::app | std::ios::binary);
+  out << text;
+}
 
 // Polls `condition` every 10 ms for up to 20 s; true as soon as it holds.
 inline bool eventually(const std::function<bool()>& condition) {

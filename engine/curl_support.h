@@ -1,0 +1,33 @@
+// libcurl pieces shared by the feed source and the webhook and email notifiers: global set-up
+// once, a URL split into what a message may show and what it must hide, and a transfer that
+// another thread can cancel at once. Pure functions; perform_cancellable() on the transfer's thread.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lodestone {
+
+// curl_global_init(), once per process, before the first handle.
+void curl_global_once();
+
+struct UrlParts {
+  std::string scheme, host, port, path, user, password;
+  // What no message may show: the password and the query, raw and URL-decoded, and each query
+  // value alone ("token=abc" may come back as just "abc"); longest first, for replacing.
+  std::vector<std::string> hidden;
+};
+// Splits `url` with libcurl's parser; nullopt when it cannot. With `default_port`, a URL naming
+// no port gets its scheme's.
+std::optional<UrlParts> split_url(const std::string& url, bool default_port = false);
+
+// curl_easy_perform() for `easy` on `multi` (added and removed here), waking every 100 ms and at
+// curl_multi_wakeup(), so that a `cancelled` set by another thread ends it at once with
+// CURLE_ABORTED_BY_CALLBACK.
+CURLcode perform_cancellable(CURLM* multi, CURL* easy, const std::atomic<bool>& cancelled);
+
+}  // namespace lodestone
