@@ -42,7 +42,17 @@ std::string number(double v) {
 
 void Metrics::add_posts(const std::string& source, const std::string& outcome, uint64_t n) {
   std::lock_guard lock(mutex_);
-  posts_[{source, outcome}] += n;
+  // Posts may name their own source (an HTTP push, a JSONL line), so the label's values are
+  // capped: past kMaxSources distinct ones, the rest count as "other".
+  auto key = std::make_pair(source, outcome);
+  if (!posts_.count(key) && !sources_.count(source)) {
+    if (sources_.size() >= kMaxSources) {
+      key.first = "other";
+    } else {
+      sources_.insert(source);
+    }
+  }
+  posts_[key] += n;
 }
 void Metrics::add_alert(const std::string& rule, bool held) {
   std::lock_guard lock(mutex_);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,7 +15,8 @@ namespace lodestone {
 
 class Metrics {
  public:
-  // Posts by source and outcome: "new", "duplicate" (its key was seen before), "rejected" (unreadable).
+  // Posts by source (the post's own, else its source's name) and outcome: "new", "duplicate"
+  // (its key was seen before), "rejected" (unreadable).
   void add_posts(const std::string& source, const std::string& outcome, uint64_t n);
   void add_alert(const std::string& rule, bool held);
   // One delivery attempt's outcome: "delivered", "retry", "dead".
@@ -36,11 +38,13 @@ class Metrics {
   std::string last_reload_error() const;
   uint64_t rules_loaded() const;
 
+  static constexpr size_t kMaxSources = 1000;
   static constexpr std::array<double, 10> kScanBuckets = {1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1};
 
  private:
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, std::string>, uint64_t> posts_;
+  std::set<std::string> sources_;
   std::map<std::string, uint64_t> alerts_, held_;
   std::map<std::pair<std::string, std::string>, uint64_t> deliveries_;
   std::array<uint64_t, kScanBuckets.size()> scan_buckets_{};

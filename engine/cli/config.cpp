@@ -2,7 +2,6 @@
 #include "engine/cli/config.h"
 
 #include <filesystem>
-#include <regex>
 #include <set>
 
 #include "engine/sources/registry.h"
@@ -16,9 +15,14 @@ using rules::Located;
 using rules::TableReader;
 using rules::TomlSource;
 
+// [A-Za-z0-9][A-Za-z0-9._/-]*
 bool valid_name(const std::string& name) {
-  static const std::regex kName("[A-Za-z0-9][A-Za-z0-9._/-]*");
-  return std::regex_match(name, kName);
+  auto alnum = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (name.empty() || !alnum(name[0])) return false;
+  for (char c : name) {
+    if (!alnum(c) && c != '.' && c != '_' && c != '/' && c != '-') return false;
+  }
+  return true;
 }
 
 std::string kinds_list(auto kinds) {

@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
       "watch",
       "Run the watcher: sources -> rules -> store -> notifiers. Reloads rules on change or SIGHUP;\n"
       "SIGTERM or SIGINT drains and exits, leaving what is undelivered in the store");
-  add_rule_options(*watch_cmd, watch);
+  add_rule_options(*watch_cmd, watch);  // -c defaults to ./lodestone.toml
 
   NotifyTestOptions notify_test;
   CLI::App* notify_test_cmd =

@@ -143,10 +143,15 @@ struct SourceRun {
 
 }  // namespace
 
-int run_watch(const WatchOptions& options) {
+int run_watch(const WatchOptions& given) {
+  WatchOptions options = given;
   if (options.config.empty()) {
-    std::cerr << "lodestone watch: name the config with -c lodestone.toml\n";
-    return 2;
+    // DESIGN.md: `lodestone watch [-c CONFIG]`; without one, the current folder's lodestone.toml.
+    if (!std::filesystem::exists("lodestone.toml")) {
+      std::cerr << "lodestone watch: no lodestone.toml here; name the config with -c FILE\n";
+      return 2;
+    }
+    options.config = "lodestone.toml";
   }
   Diagnostics diags;
   auto config = load_config(options.config, diags);

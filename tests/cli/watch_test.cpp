@@ -394,3 +394,32 @@ TEST_CASE("notify-test sends one sample alert through the named notifier and pri
   CHECK(code == 2);
   CHECK(out.find("defines no notifier 'nobody' (it has: hook refusing)") != std::string::npos);
 }
+
+TEST_CASE("log_format = json writes one JSON object a line, with time, level and msg", "[watch]") {
+  TempDir dir("watch-json-log");
+  const int admin = free_port();
+  std::string cfg = config(dir, admin, "[[source]]\nname = \"inbox\"\ntype = \"directory\"\npath = \"inbox\"\n");
+  cfg.replace(cfg.find("log_level = \"debug\""), 19, "log_level = \"info\"\nlog_format = \"json\"");
+  dir.write("lodestone.toml", cfg);
+  dir.write("inbox/a.jsonl", post("j1", "lodestar \"quoted\" \\ and a\nline break") + "not json\n");
+  Watcher watcher(dir / "lodestone.toml", dir.path());
+  REQUIRE(wait_until([&] { return metric(admin, R"(lodestone_posts_total{source="inbox",outcome="rejected"})") == 1; }));
+  watcher.signal(SIGTERM);
+  REQUIRE(watcher.wait() == 0);
+  std::istringstream log(watcher.log());
+  std::string line;
+  size_t lines = 0;
+  bool bad_line_named = false;
+  while (std::getline(log, line)) {
+    INFO(line);
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    REQUIRE_FALSE(j.is_discarded());
+    CHECK(j["time"].is_string());
+    CHECK(j["level"].is_string());
+    CHECK(j["msg"].is_string());
+    if (j["msg"].get<std::string>().find("a.jsonl:2") != std::string::npos) bad_line_named = true;
+    ++lines;
+  }
+  CHECK(lines >= 3);
+  CHECK(bad_line_named);  // the bad line is reported with its place
+}
