@@ -1,6 +1,7 @@
 // Loading lodestone.toml, with file:line:col errors like the rule files'.
 #include "engine/cli/config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
