@@ -166,7 +166,18 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
           config.queue = number;
         }
       }
-      if (section.string("admin", value)) config.admin = value.value;
+      if (section.string("admin", value)) {
+        const size_t colon = value.value.rfind(':');
+        const std::string port = colon == std::string::npos ? "" : value.value.substr(colon + 1);
+        const bool digits = !port.empty() && port.size() <= 5 &&
+                            std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (colon == 0 || !digits || std::stoi(port) > 65535) {
+          source.error(diags, "bad-value", value.place,
+                       "admin must be host:port, such as \"127.0.0.1:9108\" or \"[::1]:9108\"");
+        } else {
+          config.admin = value.value;
+        }
+      }
       if (section.string("log_level", value)) {
         static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
         if (std::find(kLevels.begin(), kLevels.end(), value.value) == kLevels.end()) {

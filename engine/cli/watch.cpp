@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -255,23 +256,24 @@ int run_watch(const WatchOptions& given) {
   std::atomic<bool> ready{true};
   httplib::Server admin;
   std::thread admin_thread;
+  // Outside the block below: the admin handlers, on the server's threads, call it until admin.stop().
+  auto gauges = [&] {
+    Metrics::Gauges g;
+    g.queue_depth = pipeline.queue_depth();
+    try {
+      for (const auto& c : store->delivery_counts()) {
+        g.deliveries_by_state.emplace_back(c.notifier, std::string(to_string(c.state)), c.count);
+      }
+    } catch (const StoreError& e) {
+      spdlog::warn("metrics: {}", e.what());
+    }
+    for (auto& r : sources) {
+      std::lock_guard lock(r->mutex);
+      g.source_states.emplace_back(r->source->name(), r->state);
+    }
+    return g;
+  };
   if (!config->admin.empty()) {
-    auto gauges = [&] {
-      Metrics::Gauges g;
-      g.queue_depth = pipeline.queue_depth();
-      try {
-        for (const auto& c : store->delivery_counts()) {
-          g.deliveries_by_state.emplace_back(c.notifier, std::string(to_string(c.state)), c.count);
-        }
-      } catch (const StoreError& e) {
-        spdlog::warn("metrics: {}", e.what());
-      }
-      for (auto& r : sources) {
-        std::lock_guard lock(r->mutex);
-        g.source_states.emplace_back(r->source->name(), r->state);
-      }
-      return g;
-    };
     admin.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
       res.set_content(metrics.render(gauges()), "text/plain; version=0.0.4; charset=utf-8");
     });
@@ -300,6 +302,11 @@ int run_watch(const WatchOptions& given) {
     std::string host = colon == std::string::npos ? "127.0.0.1" : config->admin.substr(0, colon);
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
     const int port = colon == std::string::npos ? std::atoi(config->admin.c_str()) : std::atoi(config->admin.c_str() + colon + 1);
+    // Not httplib's default SO_REUSEPORT, which lets a second watcher bind the same port silently.
+    admin.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     if (!admin.bind_to_port(host, port)) {
       spdlog::critical("admin: cannot listen on {}", config->admin);
       ready = false;

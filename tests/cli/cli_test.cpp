@@ -295,6 +295,11 @@ TEST_CASE("check -c checks sources and notifiers, each problem at its file:line:
   CHECK_THAT(r.err, Contains("lodestone.toml:21:8: error: [[notifier]] name 'hook' is used twice"));
   CHECK_THAT(r.err, Contains("lodestone.toml:5:11: error: notify names 'nobody', which no [[notifier]] defines"));
 
+  std::ofstream(dir / "lodestone.toml") << "[lodestone]\nrules = [\"rules.toml\"]\nadmin = \"9108\"\n";
+  r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  CHECK(r.code == 1);
+  CHECK_THAT(r.err, Contains("lodestone.toml:3:9: error: admin must be host:port"));
+
   // With the config fixed, the rule's own notify list is checked against the notifiers.
   std::ofstream(dir / "lodestone.toml")
       << "[lodestone]\nrules = [\"rules.toml\"]\n[[notifier]]\nname = \"hook\"\ntype = \"stdout\"\n";
