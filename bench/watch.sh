@@ -21,7 +21,7 @@ trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; rm -rf "$TMP"' EXIT
 N=$(grep -c . "$POSTS")
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v s="$1" '$1 == s { print $2 }'; }
+metric() { { curl -s "http://127.0.0.1:$PORT/metrics" || true; } | awk -v s="$1" '$1 == s { print $2 }'; }
 now() { date +%s.%N; }
 
 for run in $(seq "$RUNS"); do
@@ -64,7 +64,7 @@ TOML
   echo "deliver $(echo "$N / ($delivered - $start)" | bc -l)" >>"$TMP/deliver"
   echo "$rss" >>"$TMP/rss"
   s0=$(now)
-  "$BIN" scan --cache-dir "$TMP/cache" -r rules/packs "$POSTS" >/dev/null || true
+  "$BIN" scan --cache-dir "$TMP/cache" -r rules/packs "$POSTS" >/dev/null 2>&1 || true
   echo "$(echo "$N / ($(now) - $s0)" | bc -l)" >>"$TMP/scan"
 done
 c=$(awk '{print $2}' "$TMP/commit" | median)
