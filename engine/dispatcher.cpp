@@ -81,6 +81,28 @@ void Dispatcher::record(const DueDelivery& due, const DeliveryAttempt& attempt, 
   }
 }
 
+// Marks a send in flight for stop(), which waits for it; cleared however the send ends, a
+// StoreError from recording its outcome included.
+class Dispatcher::Busy {
+ public:
+  explicit Busy(Dispatcher& d) : d_(d) {
+    std::lock_guard lock(d_.mutex_);
+    d_.idle_ = false;
+  }
+  ~Busy() {
+    {
+      std::lock_guard lock(d_.mutex_);
+      d_.idle_ = true;
+    }
+    d_.idle_cv_.notify_all();
+  }
+  Busy(const Busy&) = delete;
+  Busy& operator=(const Busy&) = delete;
+
+ private:
+  Dispatcher& d_;
+};
+
 size_t Dispatcher::run_once() {
   const std::string& name = notifier_.name();
   int64_t now = clock_();
@@ -105,29 +127,18 @@ size_t Dispatcher::run_once() {
       kept.push_back(std::move(d));
     }
     if (kept.empty()) return 0;
-    {
-      std::lock_guard lock(mutex_);
-      idle_ = false;
-    }
+    Busy busy(*this);
     const DeliveryAttempt attempt = notifier_.send_digest(alerts, jsons);
     now = clock_();
     for (const auto& d : kept) record(d, attempt, now);
-    {
-      std::lock_guard lock(mutex_);
-      idle_ = true;
-    }
-    idle_cv_.notify_all();
     next_digest_ms_ = now + static_cast<int64_t>(digest * 1000);
     return 1;
   }
   auto due = store_.due(name, now, kBatch);
   size_t attempts = 0;
   for (const auto& d : due) {
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) break;
-      idle_ = false;
-    }
+    if (stopping_) break;
+    Busy busy(*this);
     std::string error;
     auto alert = alert_from_json(d.json, error);
     DeliveryAttempt attempt = alert ? notifier_.send(*alert, d.json)
@@ -135,11 +146,6 @@ size_t Dispatcher::run_once() {
                                                       "stored alert unreadable: " + error, -1};
     record(d, attempt, clock_());
     ++attempts;
-    {
-      std::lock_guard lock(mutex_);
-      idle_ = true;
-    }
-    idle_cv_.notify_all();
   }
   return attempts;
 }

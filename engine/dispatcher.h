@@ -41,6 +41,7 @@ class Dispatcher {
   size_t run_once();
 
  private:
+  class Busy;
   void loop();
   void record(const DueDelivery& due, const DeliveryAttempt& attempt, int64_t now);
 
