@@ -240,9 +240,11 @@ TEST_CASE("a slow endpoint does not delay another notifier, and shutdown does no
   dir.write("inbox/posts.jsonl", posts);
   Watcher watcher(dir / "lodestone.toml", dir.path());
   REQUIRE(wait_until([&] { return fast.delivered_ids() == 5; }));
+  REQUIRE(wait_until([&] { return slow.arrived() >= 1; }));
   // All five reached the fast endpoint while the slow one still holds its first request.
   CHECK(slow.arrived() == 1);
   CHECK(slow.deliveries().empty());
+  CHECK(fast.deliveries().size() == 5);
   watcher.signal(SIGTERM);
   CHECK(watcher.wait(20) == 0);  // the in-flight request is cancelled after shutdown_deadline, not waited 30 s for
   INFO(watcher.log());
