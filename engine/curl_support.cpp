@@ -53,6 +53,16 @@ std::optional<UrlParts> split_url(const std::string& url, bool default_port) {
   return result;
 }
 
+bool is_header_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
 CURLcode perform_cancellable(CURLM* multi, CURL* easy, const std::atomic<bool>& cancelled) {
   constexpr int kPollMs = 100;
   if (curl_multi_add_handle(multi, easy) != CURLM_OK) return CURLE_FAILED_INIT;

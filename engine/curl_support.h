@@ -8,6 +8,7 @@
 #include <atomic>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lodestone {
@@ -24,6 +25,9 @@ struct UrlParts {
 // Splits `url` with libcurl's parser; nullopt when it cannot. With `default_port`, a URL naming
 // no port gets its scheme's.
 std::optional<UrlParts> split_url(const std::string& url, bool default_port = false);
+
+// RFC 9110 token characters only: what an HTTP header name may hold (configured headers are checked).
+bool is_header_name(std::string_view name);
 
 // curl_easy_perform() for `easy` on `multi` (added and removed here), waking every 100 ms and at
 // curl_multi_wakeup(), so that a `cancelled` set by another thread ends it at once with

@@ -502,18 +502,6 @@ struct CtxtFree {
   void operator()(xmlParserCtxt* c) const { xmlFreeParserCtxt(c); }
 };
 
-// ---- URLs shown in logs ----
-
-bool is_header_name(std::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
-}
-
 // Headers the source sets itself: a configured one would be sent twice or defeat the cache.
 bool is_reserved_header(std::string_view name) {
   for (std::string_view r : {"if-none-match", "if-modified-since", "accept-encoding", "user-agent"}) {

@@ -128,17 +128,6 @@ std::string format_seconds(double s) {
   return buf;
 }
 
-// RFC 9110 token characters: what a header name may hold.
-bool is_header_name(std::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
-}
-
 // What the notifier sets itself; a configured header of that name would send it twice.
 bool is_reserved_header(std::string_view name) {
   for (std::string_view r :
