@@ -9,6 +9,7 @@
 #include <set>
 
 #include "notifiers/webhook/webhook.h"
+#include "support/smtp_receiver.h"
 #include "support/watch_harness.h"
 
 using namespace watch_test;
@@ -424,4 +425,36 @@ TEST_CASE("log_format = json writes one JSON object a line, with time, level and
   }
   CHECK(lines >= 3);
   CHECK(bad_line_named);  // the bad line is reported with its place
+}
+
+TEST_CASE("an email notifier from the config sends one digest over STARTTLS with AUTH", "[watch][smtp]") {
+  TempDir dir("watch-email");
+  smtp_test::ReceiverOptions o;
+  o.user = "alerts";
+  o.password = "pa55-word";
+  smtp_test::SmtpReceiver smtp(o);
+  dir.write("smtp-password", "pa55-word\n");
+  fs::permissions(dir / "smtp-password", fs::perms::owner_read | fs::perms::owner_write);
+  const int admin = free_port();
+  dir.write("lodestone.toml",
+            config(dir, admin,
+                   "[[source]]\nname = \"inbox\"\ntype = \"directory\"\npath = \"inbox\"\n"
+                   "[[notifier]]\nname = \"mail\"\ntype = \"email\"\nurl = \"" + smtp.url() + "\"\n"
+                   "username = \"alerts\"\npassword_file = \"smtp-password\"\nfrom = \"lodestone@example.com\"\n"
+                   "to = [\"analyst@example.com\", \"desk@example.com\"]\nca_file = \"" +
+                       smtp_test::certificate().cert + "\"\ndigest = \"1h\"\n"));
+  dir.write("inbox/posts.jsonl", post("m1", "a lodestar") + post("m2", "磁石") + post("m3", "lodestar again"));
+  Watcher watcher(dir / "lodestone.toml", dir.path());
+  REQUIRE(wait_until([&] { return metric(admin, R"(lodestone_deliveries{notifier="mail",state="delivered"})") == 3; }));
+  watcher.signal(SIGTERM);
+  CHECK(watcher.wait() == 0);
+  INFO(watcher.log());
+  const auto mails = smtp.messages();
+  REQUIRE(mails.size() == 1);  // the three alerts of one batch, in one digest
+  CHECK(mails[0].find("Subject: [lodestone] 3 alerts") != std::string::npos);
+  CHECK(mails[0].find("Message-ID: <digest-") != std::string::npos);
+  const std::string envelope = smtp.envelope(1);
+  CHECK(envelope.find("analyst@example.com") != std::string::npos);
+  CHECK(envelope.find("desk@example.com") != std::string::npos);
+  CHECK(watcher.log().find("pa55-word") == std::string::npos);
 }
