@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <system_error>
 #include <utility>
 
@@ -308,6 +309,8 @@ struct Store::Statements {
   sqlite3_stmt* file_processed = nullptr;
   sqlite3_stmt* mark_file = nullptr;
   sqlite3_stmt* prune_seen = nullptr;
+  sqlite3_stmt* recent_alerts = nullptr;
+  sqlite3_stmt* recent_alert_times = nullptr;
 
   using Sql = std::pair<sqlite3_stmt* Statements::*, const char*>;
   static constexpr Sql kSql[] = {
@@ -345,6 +348,9 @@ struct Store::Statements {
        "ON CONFLICT (source, path) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, "
        "processed_ms = excluded.processed_ms"},
       {&Statements::prune_seen, "DELETE FROM seen_posts WHERE first_seen_ms < ?1"},
+      // alerts is a rowid table: the rowid is the commit order, so the newest come first cheaply.
+      {&Statements::recent_alerts, "SELECT json, created_ms FROM alerts ORDER BY rowid DESC LIMIT ?1"},
+      {&Statements::recent_alert_times, "SELECT rule_id, created_ms FROM alerts ORDER BY rowid DESC LIMIT ?1"},
   };
 
   Statements() = default;
@@ -572,6 +578,30 @@ void Store::mark_file_processed(const std::string& source, const std::string& pa
   std::lock_guard<std::mutex> lock(mutex_);
   Use q(db_, path_, stmts_->mark_file, "mark_file_processed");
   q.text(1, source).text(2, path).integer(3, size).integer(4, mtime_ms).integer(5, now_ms).run();
+}
+
+std::vector<StoredAlert> Store::recent_alerts(size_t limit) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<StoredAlert> out;
+  Use q(db_, path_, stmts_->recent_alerts, "recent_alerts");
+  q.integer(1, static_cast<int64_t>(std::min<size_t>(limit, 1000000)));
+  while (q.step()) out.push_back({q.text(0), q.integer(1)});
+  return out;
+}
+
+std::vector<RuleHourCount> Store::alert_counts(int64_t since_ms, size_t max_alerts) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::map<std::pair<std::string, int64_t>, uint64_t> counts;
+  Use q(db_, path_, stmts_->recent_alert_times, "alert_counts");
+  q.integer(1, static_cast<int64_t>(std::min<size_t>(max_alerts, 10000000)));
+  while (q.step()) {
+    const int64_t created = q.integer(1);
+    if (created < since_ms) continue;  // commit order is nearly, not exactly, time order
+    ++counts[{q.text(0), created - created % 3600000}];
+  }
+  std::vector<RuleHourCount> out;
+  for (const auto& [key, n] : counts) out.push_back({key.first, key.second, n});
+  return out;
 }
 
 size_t Store::prune_seen(int64_t older_than_ms) {

@@ -76,6 +76,19 @@ struct DeliveryCount {
   uint64_t count = 0;
 };
 
+// An alert as stored, for a status page.
+struct StoredAlert {
+  std::string json;
+  int64_t created_ms = 0;
+};
+
+// How many alerts a rule raised in one clock hour (hour_ms: the hour's first millisecond).
+struct RuleHourCount {
+  std::string rule_id;
+  int64_t hour_ms = 0;
+  uint64_t count = 0;
+};
+
 // Times are milliseconds since the Unix epoch, always given by the caller (a fake clock in tests).
 //
 // Threads: every call locks one mutex around the one SQLite connection, so calls from the
@@ -137,6 +150,12 @@ class Store {
   bool file_processed(const std::string& source, const std::string& path);
   void mark_file_processed(const std::string& source, const std::string& path, int64_t size, int64_t mtime_ms,
                            int64_t now_ms);
+
+  // The newest `limit` alerts, newest first (commit order).
+  std::vector<StoredAlert> recent_alerts(size_t limit);
+  // Alerts per rule and clock hour since `since_ms`, read from at most the newest `max_alerts`
+  // alerts, so that a page showing them costs a bounded read however large the store grows.
+  std::vector<RuleHourCount> alert_counts(int64_t since_ms, size_t max_alerts);
 
   // Retention: forgets post keys first seen before `older_than_ms` and returns how many. Alerts and
   // deliveries are kept, so a re-polled old post still cannot alert twice (its alert id is stored).

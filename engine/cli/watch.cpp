@@ -19,6 +19,7 @@
 
 #include "engine/cli/commands.h"
 #include "engine/cli/config.h"
+#include "engine/cli/status_page.h"
 #include "engine/dispatcher.h"
 #include "engine/log.h"
 #include "engine/metrics.h"
@@ -33,6 +34,16 @@ namespace lodestone::cli {
 namespace {
 
 int64_t now_ms() { return system_now_ms(); }
+
+// Now as RFC 3339 UTC, seconds: "2026-01-11T11:08:03Z".
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
 
 // Loads the rules for the watcher: every diagnostic is logged; a set with errors, unknown
 // notifiers or failing [rule.tests] is refused (null), so a reload can keep the old set.
@@ -253,6 +264,7 @@ int run_watch(const WatchOptions& given) {
   if (sources.empty()) spdlog::warn("the config defines no [[source]]: nothing will be read");
 
   // The admin endpoint.
+  const std::string started_at = utc_now();
   std::atomic<bool> ready{true};
   httplib::Server admin;
   std::thread admin_thread;
@@ -294,6 +306,31 @@ int run_watch(const WatchOptions& given) {
       res.status = ok ? 200 : 503;
       res.set_content(ok ? "ok\n" : body, "text/plain; charset=utf-8");
     });
+    admin.Get("/", [&](const httplib::Request&, httplib::Response& res) {
+      StatusPage page;
+      page.now_ms = now_ms();
+      page.started_at = started_at;
+      page.rules = metrics.rules_loaded();
+      page.last_reload_ok = metrics.last_reload_ok();
+      page.last_reload_error = metrics.last_reload_error();
+      const Metrics::Gauges g = gauges();
+      page.queue_depth = g.queue_depth;
+      page.sources = g.source_states;
+      page.deliveries = g.deliveries_by_state;
+      for (const auto& n : config->notifiers) page.notifiers.push_back(n.name);
+      try {
+        page.counts = store->alert_counts(page.now_ms - 24 * 3600 * 1000, 100000);
+        for (const auto& stored : store->recent_alerts(20)) {
+          std::string unreadable;
+          if (auto alert = alert_from_json(stored.json, unreadable)) page.recent.push_back(std::move(*alert));
+        }
+      } catch (const StoreError& e) {
+        res.status = 503;
+        res.set_content(std::string("store: ") + e.what() + "\n", "text/plain; charset=utf-8");
+        return;
+      }
+      res.set_content(render_status_page(page), "text/html; charset=utf-8");
+    });
     admin.Get("/readyz", [&](const httplib::Request&, httplib::Response& res) {
       res.status = ready ? 200 : 503;
       res.set_content(ready ? "ready\n" : "shutting down\n", "text/plain; charset=utf-8");
@@ -317,7 +354,7 @@ int run_watch(const WatchOptions& given) {
       return 2;
     }
     admin_thread = std::thread([&] { admin.listen_after_bind(); });
-    spdlog::info("admin: http://{}/metrics, /healthz, /readyz", config->admin);
+    spdlog::info("admin: http://{}/ (status), /metrics, /healthz, /readyz", config->admin);
   }
 
   RuleWatcher rule_watcher;
@@ -428,14 +465,7 @@ int run_notify_test(const NotifyTestOptions& options) {
   alert.rule = {"lodestone-notify-test", "Lodestone notifier test", "info", {"test"}};
   alert.post = {"notify-test", "lodestone", "稀土 export controls: a test alert from lodestone notify-test",
                 "https://example.com/lodestone/notify-test", ""};
-  alert.matched_at = [] {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return std::string(buf);
-  }();
+  alert.matched_at = utc_now();
   // A fresh id each run, so a receiver that deduplicates by webhook-id still shows the test.
   alert.id = alert_id(alert.rule.id, alert.post.source, alert.post.id + "/" + alert.matched_at);
   AlertMatch m;

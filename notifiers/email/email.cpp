@@ -232,6 +232,8 @@ std::string encode_subject(const std::string& value) {
   return out;
 }
 
+std::string alert_html_section(const Alert& alert) { return alert_html(alert); }
+
 EmailContent email_content(std::span<const Alert> alerts, const std::string& subject_prefix) {
   EmailContent c;
   const std::string prefix = subject_prefix.empty() ? "" : subject_prefix + " ";

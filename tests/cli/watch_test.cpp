@@ -458,3 +458,32 @@ TEST_CASE("an email notifier from the config sends one digest over STARTTLS with
   CHECK(envelope.find("desk@example.com") != std::string::npos);
   CHECK(watcher.log().find("pa55-word") == std::string::npos);
 }
+
+TEST_CASE("the status page shows recent alerts with their matches marked, counts per rule, sources and notifiers",
+          "[watch]") {
+  TempDir dir("watch-status");
+  const int admin = free_port();
+  dir.write("lodestone.toml",
+            config(dir, admin,
+                   "[[source]]\nname = \"inbox\"\ntype = \"directory\"\npath = \"inbox\"\n"
+                   "[[notifier]]\nname = \"out\"\ntype = \"file\"\npath = \"alerts.jsonl\"\n"));
+  dir.write("inbox/a.jsonl", nlohmann::json{{"id", "x1"}, {"title", "<script>alert(1)</script>"},
+                                            {"body", "a lodestar at dawn"}}.dump() + "\n" + post("x2", "lodestar"));
+  Watcher watcher(dir / "lodestone.toml", dir.path());
+  REQUIRE(wait_until([&] { return metric(admin, R"(lodestone_deliveries{notifier="out",state="delivered"})") == 2; }));
+  httplib::Client client("127.0.0.1", admin);
+  auto page = client.Get("/");
+  REQUIRE(page);
+  CHECK(page->status == 200);
+  CHECK(page->get_header_value("Content-Type") == "text/html; charset=utf-8");
+  const std::string& html = page->body;
+  CHECK(html.find("a <mark>lodestar</mark> at dawn") != std::string::npos);
+  CHECK(html.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
+  CHECK(html.find("<script>") == std::string::npos);
+  CHECK(html.find("<tr><td>inbox</td><td>running</td></tr>") != std::string::npos);
+  CHECK(html.find("<tr><td>out</td><td>0</td><td>2</td><td>0</td><td>0</td></tr>") != std::string::npos);
+  CHECK(html.find("<tr><td>lodestar</td>") != std::string::npos);
+  CHECK(html.find("<td>2</td></tr>") != std::string::npos);  // the rule's total over 24 hours
+  watcher.signal(SIGTERM);
+  CHECK(watcher.wait() == 0);
+}

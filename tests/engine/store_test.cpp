@@ -638,3 +638,31 @@ TEST_CASE("source state and processed files round-trip and survive a reopen", "[
                  "WHERE path = '/in/a.jsonl'") == "200 60 2000");
   CHECK(raw.integer("SELECT updated_ms FROM source_state WHERE key = 'etag'") == 2000);
 }
+
+TEST_CASE("recent alerts come newest first, and alert counts are per rule and clock hour", "[store]") {
+  TempDir dir;
+  auto store = open_store(dir.file("state.db"));
+  const int64_t hour = 3600 * 1000;
+  const int64_t t0 = 500 * hour;
+  NewAlert a = alert("a"), b = alert("b"), c = alert("c");
+  c.rule_id = "other";
+  store->commit({}, {a}, t0 + 10);
+  store->commit({}, {b}, t0 + hour + 10);
+  store->commit({}, {c}, t0 + hour + 20);
+  const auto recent = store->recent_alerts(2);
+  REQUIRE(recent.size() == 2);
+  CHECK(recent[0].json == c.json);
+  CHECK(recent[1].json == b.json);
+  CHECK(recent[0].created_ms == t0 + hour + 20);
+
+  const auto counts = store->alert_counts(t0, 100);
+  REQUIRE(counts.size() == 3);  // ordered by rule, then hour
+  CHECK(counts[0].rule_id == "other");
+  CHECK(counts[0].hour_ms == t0 + hour);
+  CHECK(counts[1].rule_id == "rule-a");
+  CHECK(counts[1].hour_ms == t0);
+  CHECK(counts[1].count == 1);
+  CHECK(counts[2].rule_id == "rule-b");
+  CHECK(store->alert_counts(t0 + hour, 100).size() == 2);  // the first hour is before `since`
+  CHECK(store->alert_counts(t0, 1).size() == 1);           // only the newest alert read
+}
