@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <unordered_map>
@@ -41,11 +42,17 @@ const compiled::Rule* find_rule(const RuleSet& rules, const std::string& id) {
 bool Throttle::hold(const std::string& rule, int64_t max_per_hour, int64_t now) {
   if (max_per_hour <= 0) return false;
   std::lock_guard lock(mutex_);
-  Window& w = windows_[rule];
+  auto [it, first_seen] = windows_.try_emplace(rule);
+  Window& w = it->second;
   const int64_t hour = now / kHourMs;
   if (w.hour != hour) {
     if (w.held > 0) ended_.push_back({rule, w.hour * kHourMs, w.held, w.limit});
     w = Window{hour, 0, 0, max_per_hour};
+    if (first_seen && seed_) {
+      // Alerts an earlier run stored this hour: past the limit, they were held then.
+      w.count = seed_(rule, hour * kHourMs);
+      w.held = std::max<int64_t>(0, w.count - max_per_hour);
+    }
   }
   w.limit = max_per_hour;
   if (++w.count <= max_per_hour) return false;
@@ -85,6 +92,17 @@ Pipeline::Pipeline(PipelineOptions options, Store& store, Metrics& metrics, std:
     : options_(std::move(options)), store_(store), metrics_(metrics), rules_(std::move(rules)) {
   if (options_.workers == 0) options_.workers = 1;
   if (options_.queue_posts == 0) options_.queue_posts = 1;
+  throttle_.set_seed([this](const std::string& rule, int64_t hour_start_ms) {
+    int64_t n = 0;
+    try {
+      for (const auto& c : store_.alert_counts(hour_start_ms, 1000000)) {
+        if (c.rule_id == rule && c.hour_ms == hour_start_ms) n += static_cast<int64_t>(c.count);
+      }
+    } catch (const StoreError& e) {
+      spdlog::warn("throttle: cannot count rule {}'s alerts of this hour: {}", rule, e.what());
+    }
+    return n;
+  });
 }
 
 Pipeline::~Pipeline() { drain(); }

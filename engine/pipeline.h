@@ -32,6 +32,12 @@ struct PipelineOptions {
 // and goes to the rule's notifiers. Nothing is dropped: held alerts stay in the store.
 class Throttle {
  public:
+  // How many alerts of `rule` the store already holds for the hour starting at hour_start_ms:
+  // asked once per rule when this process first sees it, so a restart within the hour goes on
+  // counting (and holding) where the last run stopped. Unset: every count starts at 0.
+  using Seed = std::function<int64_t(const std::string& rule, int64_t hour_start_ms)>;
+  void set_seed(Seed seed) { seed_ = std::move(seed); }
+
   // Whether this alert of `rule` (limit `max_per_hour`, 0 for none) is to be held.
   bool hold(const std::string& rule, int64_t max_per_hour, int64_t now_ms);
   // Summary alerts for hours that have ended with something held, for `notifiers_of(rule)`.
@@ -51,6 +57,7 @@ class Throttle {
     int64_t limit = 0;
   };
   std::mutex mutex_;
+  Seed seed_;
   std::map<std::string, Window> windows_;
   std::vector<Summary> ended_;
 };

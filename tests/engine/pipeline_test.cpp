@@ -287,3 +287,22 @@ TEST_CASE("a digest notifier gets every due alert in one message, at most once p
   CHECK(notifier.digests == std::vector<size_t>{3, 1});
   CHECK(count(*store, "n", DeliveryState::kDelivered) == 4);
 }
+
+TEST_CASE("a restart within the hour goes on counting toward max_alerts_per_hour", "[pipeline][throttle]") {
+  TempStore store;
+  Metrics metrics;
+  PipelineOptions options;
+  options.default_notifiers = {"a"};
+  const auto limited = rules("[[rule]]\nid = \"star\"\nmatch = \"lodestar\"\nmax_alerts_per_hour = 2\n");
+  {
+    Pipeline first(options, *store, metrics, limited);
+    first.start();
+    CHECK(run(first, posts({{"1", "lodestar"}})).alerts == 1);
+  }
+  // A new process (a new Pipeline) in the same hour: one more is allowed, then held.
+  Pipeline second(options, *store, metrics, limited);
+  second.start();
+  CHECK(run(second, posts({{"2", "lodestar"}, {"3", "lodestar"}})).alerts == 2);
+  CHECK(count(*store, "a", DeliveryState::kPending) == 2);
+  CHECK(count(*store, "a", DeliveryState::kHeld) == 1);
+}
