@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "engine/hash.h"
 #include "engine/post_reader.h"
 #include "engine/sources/file_input.h"
 
@@ -326,7 +327,9 @@ struct DirectorySource::Watcher {
       if (n == 0) break;
       text.append(chunk.data(), static_cast<size_t>(n));
     }
-    reader.text_post(file, text, options.name, post);
+    // The id is the file name and a hash of the text: the same file again (replayed, or touched)
+    // is the same post and alerts once, while new text under a reused name is a new post.
+    reader.text_post(file + "#" + sha256_hex32({text}).substr(0, 16), text, options.name, post);
     if (reader.last_truncated()) spdlog::warn("{}: cut to {} bytes of text", where, options.max_text_bytes);
     std::vector<Post> batch{post};
     ++posts;

@@ -32,7 +32,9 @@ struct DirectoryOptions {
 // entered — whose name ends with one of `extensions`; hidden names (".x") and temporary ones
 // ("*.tmp", "*.part", "*~") never. A ".jsonl" or ".ndjson" file holds one post a line; a file
 // of any other listed extension is one post: its body is the file's text (the first
-// max_text_bytes of it), its id the file's name, its source the source's name.
+// max_text_bytes of it), its id the file's name, "#" and 16 hex digits of SHA-256 over that text
+// (the same text again is the same post; new text under a reused name is a new one), its source
+// the source's name.
 //
 // Files are known in the store by their name relative to the folder (not the full path), so a
 // folder moved elsewhere, or mounted at another place, is not read again. A file is done once

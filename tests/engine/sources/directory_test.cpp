@@ -2,6 +2,7 @@
 // arriving later (renamed in, written in place), restarts, changed files, ignored names, text
 // files, bad lines, unacknowledged batches and stop().
 #include "engine/sources/directory.h"
+#include "engine/hash.h"
 
 #include <catch2/catch.hpp>
 
@@ -57,7 +58,9 @@ TEST_CASE("files already in the folder are read once, in name order", "[director
   Running running(source, sink);
 
   REQUIRE(eventually([&] { return sink.committed() == 4; }));
-  CHECK(sink.ids() == Ids{"a.txt", "b1", "b2", "c1"});
+  const std::string a_id =
+      "a.txt#" + lodestone::sha256_hex32({"China tightens export controls on rare earths"}).substr(0, 16);
+  CHECK(sink.ids() == Ids{a_id, "b1", "b2", "c1"});
   REQUIRE(eventually([&] { return store->file_processed("inbox", "c.ndjson"); }));
   CHECK(store->file_processed("inbox", "a.txt"));
   CHECK(store->file_processed("inbox", "b.jsonl"));
@@ -164,7 +167,8 @@ TEST_CASE("hidden, temporary and other files are left alone", "[directory]") {
   CHECK(sink.ids() == Ids{"kept", "kept later"});
 }
 
-TEST_CASE("a .txt file is one post: id its file name, body its text, source the source's name", "[directory]") {
+TEST_CASE("a .txt file is one post: id its file name and text hash, body its text, source the source's name",
+          "[directory]") {
   TempDir dir;
   auto store = open_store(dir);
   TestSink sink(*store);
@@ -176,7 +180,8 @@ TEST_CASE("a .txt file is one post: id its file name, body its text, source the 
 
   REQUIRE(eventually([&] { return sink.committed() == 1; }));
   const auto posts = sink.posts();
-  CHECK(posts[0].id == "note.TXT");
+  const std::string text = "中國稀土出口管制升級\n{\"id\": \"not a line post\"}\n";
+  CHECK(posts[0].id == "note.TXT#" + lodestone::sha256_hex32({text}).substr(0, 16));
   CHECK(posts[0].source == "inbox");
   CHECK(posts[0].field("body") == "中國稀土出口管制升級\n{\"id\": \"not a line post\"}\n");
 }
