@@ -64,9 +64,12 @@ inline std::string slurp(const fs::path& path) {
   return s.str();
 }
 
+// The complete lines of a file: a last line still being written (no '\n' yet) is left out.
 inline std::vector<std::string> lines_of(const fs::path& path) {
   std::vector<std::string> out;
-  std::istringstream in(slurp(path));
+  std::string text = slurp(path);
+  text.erase(text.find_last_of('\n') == std::string::npos ? 0 : text.find_last_of('\n') + 1);
+  std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
     if (!line.empty()) out.push_back(line);
