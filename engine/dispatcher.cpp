@@ -12,18 +12,19 @@ constexpr size_t kBatch = 64;
 constexpr int64_t kIdleCheckMs = 5000;  // look again at least this often (another process may add rows)
 }  // namespace
 
-int64_t system_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 Dispatcher::Dispatcher(Notifier& notifier, Store& store, Metrics& metrics, RetryPolicy policy, ClockMs clock)
-    : notifier_(notifier), store_(store), metrics_(metrics), policy_(policy), clock_(std::move(clock)),
+    : notifier_(notifier),
+      store_(store),
+      metrics_(metrics),
+      policy_(policy),
+      clock_(std::move(clock)),
       random_(std::random_device{}()) {}
 
 Dispatcher::~Dispatcher() { stop(0); }
 
-void Dispatcher::start() { thread_ = std::thread([this] { loop(); }); }
+void Dispatcher::start() {
+  thread_ = std::thread([this] { loop(); });
+}
 
 void Dispatcher::wake() {
   {
@@ -66,8 +67,8 @@ void Dispatcher::record(const DueDelivery& due, const DeliveryAttempt& attempt, 
                            std::uniform_real_distribution<double>(0, 1)(random_));
   }
   if (next) {
-    store_.mark_retry(due.alert_id, name, attempt.status, attempt.error, static_cast<int64_t>(std::llround(*next * 1000)),
-                      now);
+    store_.mark_retry(due.alert_id, name, attempt.status, attempt.error,
+                      static_cast<int64_t>(std::llround(*next * 1000)), now);
     metrics_.add_delivery(name, "retry");
     spdlog::warn("{}: alert {} attempt {} failed: {}; next attempt in {:.1f} s", name, due.alert_id, attempts,
                  attempt.error, *next - static_cast<double>(now) / 1000);
@@ -141,9 +142,9 @@ size_t Dispatcher::run_once() {
     Busy busy(*this);
     std::string error;
     auto alert = alert_from_json(d.json, error);
-    DeliveryAttempt attempt = alert ? notifier_.send(*alert, d.json)
-                                    : DeliveryAttempt{DeliveryAttempt::Outcome::kDead, 0,
-                                                      "stored alert unreadable: " + error, -1};
+    DeliveryAttempt attempt =
+        alert ? notifier_.send(*alert, d.json)
+              : DeliveryAttempt{DeliveryAttempt::Outcome::kDead, 0, "stored alert unreadable: " + error, -1};
     record(d, attempt, clock_());
     ++attempts;
   }

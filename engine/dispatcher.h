@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "engine/clock.h"
 #include "engine/metrics.h"
 #include "engine/retry.h"
 #include "engine/store.h"
@@ -20,7 +21,6 @@ namespace lodestone {
 
 // Time for the dispatcher: wall-clock milliseconds, replaceable in tests.
 using ClockMs = std::function<int64_t()>;
-int64_t system_now_ms();
 
 class Dispatcher {
  public:

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <unordered_map>
 
+#include "engine/clock.h"
 #include "lodestone/engine.h"
 #include "rules/compiled.h"
 
@@ -15,20 +16,6 @@ namespace lodestone {
 namespace {
 
 constexpr int64_t kHourMs = 3600 * 1000;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string rfc3339(int64_t ms) {
-  const std::time_t t = ms / 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 const compiled::Rule* find_rule(const RuleSet& rules, const std::string& id) {
   for (const auto& rule : rules.data().rules) {
@@ -192,9 +179,9 @@ BatchReceipt Pipeline::process(std::vector<Post>& posts, WorkerState& state) {
   state.use(rules());
   std::vector<PostKey> keys;
   std::vector<NewAlert> alerts;
-  std::vector<std::string> alert_rules;  // rule of each alert, for metrics after the commit
+  std::vector<std::string> alert_rules;                            // rule of each alert, for metrics after the commit
   std::map<std::string, std::pair<uint64_t, uint64_t>> by_source;  // new, duplicate
-  const int64_t now = now_ms();
+  const int64_t now = system_now_ms();
   try {
     for (const Post& post : posts) {
       keys.push_back({post.source, post.id});
@@ -260,13 +247,14 @@ void Pipeline::flush_throttle(int64_t now) {
       if (!rule->notify.empty()) notifiers = rule->notify;
     }
     alert.post.source = "lodestone";
-    alert.post.id = "held/" + s.rule + "/" + rfc3339(s.hour_start_ms);
+    alert.post.id = "held/" + s.rule + "/" + rfc3339_utc(s.hour_start_ms / 1000);
     alert.post.title = std::to_string(s.held) + " more alert" + (s.held == 1 ? "" : "s") + " of rule " + s.rule +
-                       " held back between " + rfc3339(s.hour_start_ms) + " and " +
-                       rfc3339(s.hour_start_ms + kHourMs) + " (max_alerts_per_hour = " + std::to_string(s.limit) +
+                       " held back between " + rfc3339_utc(s.hour_start_ms / 1000) + " and " +
+                       rfc3339_utc((s.hour_start_ms + kHourMs) / 1000) +
+                       " (max_alerts_per_hour = " + std::to_string(s.limit) +
                        "); they are in the store with state 'held'";
     alert.id = alert_id(alert.rule.id, alert.post.source, alert.post.id);
-    alert.matched_at = rfc3339(now);
+    alert.matched_at = rfc3339_utc(now / 1000);
     summaries.push_back({alert.id, alert.rule.id, alert.post.source, alert.post.id, to_json(alert), notifiers, false});
     spdlog::warn("{}", alert.post.title);
   }

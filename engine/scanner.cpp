@@ -2,25 +2,12 @@
 #include "lodestone/engine.h"
 
 #include <algorithm>
-#include <chrono>
 #include <ctime>
 
+#include "engine/clock.h"
 #include "engine/scanner_state.h"
 
 namespace lodestone {
-
-namespace {
-
-std::string utc_now() {
-  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-}  // namespace
 
 Scanner::Scanner(std::shared_ptr<const RuleSet> rules)
     : rules_(std::move(rules)), state_(std::make_unique<ScannerState>(rules_->data())) {}
@@ -42,7 +29,7 @@ std::span<const Alert> Scanner::scan(const Post& post) {
     if (s.alert_count == s.alerts.size()) s.alerts.emplace_back();
     Alert& alert = s.alerts[s.alert_count++];
     const compiled::Rule& rule = s.rules.rules[r];
-    if (now.empty()) now = s.clock_override.empty() ? utc_now() : s.clock_override;
+    if (now.empty()) now = s.clock_override.empty() ? rfc3339_utc(std::time(nullptr)) : s.clock_override;
     alert.id = alert_id(rule.id, post.source, post.id);
     alert.rule = {rule.id, rule.title, rule.severity, rule.tags};
     alert.post = {post.id, post.source, std::string(post.field("title")), std::string(post.field("url")),

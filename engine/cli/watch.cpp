@@ -20,6 +20,7 @@
 #include "engine/cli/commands.h"
 #include "engine/cli/config.h"
 #include "engine/cli/status_page.h"
+#include "engine/clock.h"
 #include "engine/dispatcher.h"
 #include "engine/log.h"
 #include "engine/metrics.h"
@@ -32,18 +33,6 @@
 
 namespace lodestone::cli {
 namespace {
-
-int64_t now_ms() { return system_now_ms(); }
-
-// Now as RFC 3339 UTC, seconds: "2026-01-11T11:08:03Z".
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Loads the rules for the watcher: every diagnostic is logged; a set with errors, unknown
 // notifiers or failing [rule.tests] is refused (null), so a reload can keep the old set.
@@ -96,7 +85,8 @@ class RuleWatcher {
     auto add_dir = [&](const std::filesystem::path& dir) {
       const std::string d = dir.empty() ? "." : dir.string();
       if (dirs_.count(d)) return;
-      const int wd = inotify_add_watch(fd_, d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM);
+      const int wd =
+          inotify_add_watch(fd_, d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM);
       if (wd >= 0) {
         dirs_[d] = wd;
         by_wd_[wd] = d;
@@ -223,8 +213,8 @@ int run_watch(const WatchOptions& given) {
   if (notifiers.empty()) spdlog::warn("the config defines no [[notifier]]: alerts are stored, and sent nowhere");
 
   PipelineOptions pipeline_options;
-  pipeline_options.workers = config->workers > 0 ? static_cast<size_t>(config->workers)
-                                                 : std::max(1u, std::thread::hardware_concurrency());
+  pipeline_options.workers =
+      config->workers > 0 ? static_cast<size_t>(config->workers) : std::max(1u, std::thread::hardware_concurrency());
   pipeline_options.queue_posts = static_cast<size_t>(config->queue);
   pipeline_options.default_notifiers = config->notify;
   Pipeline pipeline(pipeline_options, *store, metrics, rules);
@@ -264,7 +254,7 @@ int run_watch(const WatchOptions& given) {
   if (sources.empty()) spdlog::warn("the config defines no [[source]]: nothing will be read");
 
   // The admin endpoint.
-  const std::string started_at = utc_now();
+  const std::string started_at = rfc3339_utc(std::time(nullptr));
   std::atomic<bool> ready{true};
   httplib::Server admin;
   std::thread admin_thread;
@@ -308,7 +298,7 @@ int run_watch(const WatchOptions& given) {
     });
     admin.Get("/", [&](const httplib::Request&, httplib::Response& res) {
       StatusPage page;
-      page.now_ms = now_ms();
+      page.now_ms = system_now_ms();
       page.started_at = started_at;
       page.rules = metrics.rules_loaded();
       page.last_reload_ok = metrics.last_reload_ok();
@@ -338,7 +328,8 @@ int run_watch(const WatchOptions& given) {
     const auto colon = config->admin.rfind(':');
     std::string host = colon == std::string::npos ? "127.0.0.1" : config->admin.substr(0, colon);
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    const int port = colon == std::string::npos ? std::atoi(config->admin.c_str()) : std::atoi(config->admin.c_str() + colon + 1);
+    const int port =
+        colon == std::string::npos ? std::atoi(config->admin.c_str()) : std::atoi(config->admin.c_str() + colon + 1);
     // Not httplib's default SO_REUSEPORT, which lets a second watcher bind the same port silently.
     admin.set_socket_options([](socket_t sock) {
       int yes = 1;
@@ -397,8 +388,9 @@ int run_watch(const WatchOptions& given) {
         }
       }
     }
-    if (rule_watcher.fd() >= 0 && (fds[1].revents & POLLIN) && rule_watcher.changed()) reload_due = now_ms() + 300;
-    const int64_t now = now_ms();
+    if (rule_watcher.fd() >= 0 && (fds[1].revents & POLLIN) && rule_watcher.changed())
+      reload_due = system_now_ms() + 300;
+    const int64_t now = system_now_ms();
     if (reload_due >= 0 && now >= reload_due && !stop) {
       reload_due = -1;
       reload("a rule file changed");
@@ -465,7 +457,7 @@ int run_notify_test(const NotifyTestOptions& options) {
   alert.rule = {"lodestone-notify-test", "Lodestone notifier test", "info", {"test"}};
   alert.post = {"notify-test", "lodestone", "稀土 export controls: a test alert from lodestone notify-test",
                 "https://example.com/lodestone/notify-test", ""};
-  alert.matched_at = utc_now();
+  alert.matched_at = rfc3339_utc(std::time(nullptr));
   // A fresh id each run, so a receiver that deduplicates by webhook-id still shows the test.
   alert.id = alert_id(alert.rule.id, alert.post.source, alert.post.id + "/" + alert.matched_at);
   AlertMatch m;

@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "engine/hash.h"
+#include "engine/clock.h"
 #include "engine/post_reader.h"
 #include "engine/sources/file_input.h"
 
@@ -237,7 +238,7 @@ struct DirectorySource::Watcher {
     if (outcome != Outcome::kDone) return outcome;
     unreadable.erase(file);
     try {
-      const int64_t now = source_detail::now_ms();
+      const int64_t now = system_now_ms();
       // The store's own record first: should the version below not be written, the file is read
       // again, which the store's seen-post keys make harmless.
       store.mark_file_processed(options.name, file, st.st_size, mtime_ns(st) / 1'000'000, now);

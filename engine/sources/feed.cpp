@@ -1,5 +1,6 @@
 // The feed source: RSS/Atom documents to posts with libxml2 (no DTDs, no external entities, no
 // network), HTML reduced to text, feed dates to RFC 3339, and conditional polling with libcurl.
+#include "engine/clock.h"
 #include "engine/curl_support.h"
 #include "engine/sources/feed.h"
 
@@ -258,14 +259,6 @@ bool read_digits(std::string_view s, size_t at, size_t count, int& value) {
     value = value * 10 + (s[i] - '0');
   }
   return true;
-}
-
-std::string format_utc(std::time_t t) {
-  std::tm tm{};
-  if (!gmtime_r(&t, &tm)) return {};
-  char buf[32];
-  if (std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) return {};
-  return buf;
 }
 
 // "2026-01-11T19:08:03.25+08:00": RFC 3339 with its zone (Z or ±hh:mm); a space for the T too.
@@ -536,7 +529,7 @@ std::string html_to_text(std::string_view html) {
 std::optional<std::string> feed_date_to_rfc3339(std::string_view date) {
   date = trim(date);
   if (date.empty()) return std::nullopt;
-  if (std::optional<std::time_t> t = parse_rfc3339(date)) return format_utc(*t);
+  if (std::optional<std::time_t> t = parse_rfc3339(date)) return rfc3339_utc(*t);
   // RFC 822 names its month in letters; curl_getdate also reads looser forms, which a date
   // without a letter ("2018-09-18 14:38:10", zone unknown) must not pass for.
   const bool has_letter =
@@ -545,7 +538,7 @@ std::optional<std::string> feed_date_to_rfc3339(std::string_view date) {
   if (!has_letter || !has_digit) return std::nullopt;
   const std::time_t t = curl_getdate(std::string(date).c_str(), nullptr);
   if (t == -1) return std::nullopt;
-  std::string out = format_utc(t);
+  std::string out = rfc3339_utc(t);
   if (out.empty()) return std::nullopt;
   return out;
 }
@@ -917,9 +910,7 @@ PollResult FeedSource::poll_once(PostSink& sink) {
 
   // Only now, with the posts in the store, may the next poll ask "changed since this?".
   try {
-    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
+    const int64_t now_ms = system_now_ms();
     store_.set_state(name, "url", options_.url, now_ms);
     store_.set_state(name, "etag", http.etag, now_ms);
     store_.set_state(name, "last_modified", http.last_modified, now_ms);

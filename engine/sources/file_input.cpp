@@ -59,11 +59,6 @@ bool StopSignal::sleep(double seconds) const {
   return requested();
 }
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::optional<BatchReceipt> deliver_batch(PostSink& sink, const std::vector<Post>& batch, const StopSignal& stop,
                                           double pause, std::string_view what) {
   double wait = std::max(pause, 0.01);

@@ -41,9 +41,6 @@ class StopSignal {
 // Seconds as a poll() timeout in milliseconds: rounded up, at most an hour, 0 for none.
 int to_poll_ms(double seconds);
 
-// Milliseconds since the Unix epoch, the store's clock.
-int64_t now_ms();
-
 // Submits a copy of `batch` (so it can be sent again) and waits for its receipt. A receipt that
 // is not committed is logged with `what` (e.g. "logs/app.jsonl:120") and the batch submitted again
 // after a pause that starts at `pause` seconds and doubles up to 30 s. Returns the committed

@@ -22,6 +22,7 @@
 #include <thread>
 #include <utility>
 
+#include "engine/clock.h"
 #include "engine/post_reader.h"
 
 namespace lodestone {
@@ -139,7 +140,7 @@ struct JsonlSource::Follower {
     if (now == saved) return;
     try {
       // offset and line before file_id: see the header on why this order.
-      const int64_t t = source_detail::now_ms();
+      const int64_t t = system_now_ms();
       store.set_state(options.name, "offset", std::to_string(offset()), t);
       store.set_state(options.name, "line", std::to_string(line_base + lines_done), t);
       store.set_state(options.name, "file_id", id, t);

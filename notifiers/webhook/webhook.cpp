@@ -1,4 +1,5 @@
 // The webhook notifier: bodies, Standard Webhooks signatures, one libcurl handle, outcome mapping.
+#include "engine/clock.h"
 #include "engine/curl_support.h"
 #include "notifiers/webhook/webhook.h"
 
@@ -112,14 +113,6 @@ std::string sign(std::string_view key, std::string_view id, std::string_view tim
   EVP_MAC_free(mac);
   if (!ok) return {};
   return "v1," + base64_encode(out, length);
-}
-
-std::string rfc3339(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 std::string format_seconds(double s) {
@@ -469,7 +462,8 @@ DeliveryAttempt WebhookNotifier::send(const Alert& alert, const std::string& ale
   } else {
     // The body's timestamp is when the alert was made, not this attempt's time (that is in the
     // webhook-timestamp header): every attempt then sends the same bytes.
-    body = body_for(s.options.format, alert.matched_at.empty() ? rfc3339(now) : alert.matched_at, alert, alert_json);
+    const std::string event_time = alert.matched_at.empty() ? rfc3339_utc(now) : alert.matched_at;
+    body = body_for(s.options.format, event_time, alert, alert_json);
   }
   const std::string content_type = s.body_template ? s.options.content_type : "application/json";
 
