@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/closed_port.h"
 #include "support/smtp_receiver.h"
 
 using lodestone::Alert;
@@ -36,6 +37,7 @@ using lodestone::EmailOptions;
 using Outcome = DeliveryAttempt::Outcome;
 namespace fs = std::filesystem;
 using smtp_test::certificate;
+using test_support::ClosedPort;
 using smtp_test::ReceiverOptions;
 using smtp_test::SmtpReceiver;
 using smtp_test::TempDir;
@@ -47,28 +49,6 @@ constexpr const char* kPassword = "s3cret-Passw0rd";
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
-
-// A loopback port that refuses connections: bound (so nothing else takes it) but not listening.
-class ClosedPort {
- public:
-  ClosedPort() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    socklen_t len = sizeof addr;
-    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~ClosedPort() { ::close(fd_); }
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
 
 std::string base64_decode(std::string text) {
   text.erase(

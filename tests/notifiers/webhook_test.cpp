@@ -20,7 +20,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/closed_port.h"
+
 using lodestone::Alert;
+using test_support::ClosedPort;
 using lodestone::DeliveryAttempt;
 using lodestone::WebhookNotifier;
 using lodestone::WebhookOptions;
@@ -98,28 +101,6 @@ class Receiver {
   mutable std::mutex mutex_;
   Answer answer_ = [](const httplib::Request&, httplib::Response& res) { res.status = 200; };
   std::vector<Received> received_;
-};
-
-// A loopback port that refuses connections: bound (so nothing else takes it) but not listening.
-class ClosedPort {
- public:
-  ClosedPort() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    socklen_t len = sizeof addr;
-    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~ClosedPort() { ::close(fd_); }
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
 };
 
 Alert sample_alert() {
