@@ -153,8 +153,9 @@ class Store {
 
   // The newest `limit` alerts, newest first (commit order).
   std::vector<StoredAlert> recent_alerts(size_t limit);
-  // Alerts per rule and clock hour since `since_ms`, read from at most the newest `max_alerts`
-  // alerts, so that a page showing them costs a bounded read however large the store grows.
+  // Alerts per rule and clock hour since `since_ms`, read newest first from at most the newest
+  // `max_alerts` alerts and no further back than five minutes before since_ms, so that the cost
+  // follows the period asked for, not the size of the store.
   std::vector<RuleHourCount> alert_counts(int64_t since_ms, size_t max_alerts);
 
   // Retention: forgets post keys first seen before `older_than_ms` and returns how many. Alerts and
