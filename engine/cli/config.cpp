@@ -26,9 +26,10 @@ bool valid_name(const std::string& name) {
   return true;
 }
 
-std::string kinds_list(auto kinds) {
+// "jsonl, directory, feed, http"
+std::string joined(const std::vector<std::string>& words) {
   std::string out;
-  for (const auto& k : kinds) out += (out.empty() ? "" : ", ") + std::string(k.type);
+  for (const auto& w : words) out += (out.empty() ? "" : ", ") + w;
   return out;
 }
 
@@ -55,17 +56,13 @@ bool name_and_type(const TomlSource& source, Diagnostics& diags, const toml::tab
   }
   const toml::node* ty = t.get("type");
   if (!ty || !ty->is_string()) {
-    std::string list;
-    for (const auto& k : types) list += (list.empty() ? "" : ", ") + k;
     source.error(diags, "missing-key", ty ? rules::place_of(ty->source(), source.path) : place,
-                 std::string(what) + " needs a 'type': one of " + list);
+                 std::string(what) + " needs a 'type': one of " + joined(types));
     ok = false;
   } else {
     type = *ty->value<std::string>();
     if (std::find(types.begin(), types.end(), type) == types.end()) {
-      std::string list;
-      for (const auto& k : types) list += (list.empty() ? "" : ", ") + k;
-      std::string msg = "unknown " + std::string(what) + " type '" + type + "': one of " + list;
+      std::string msg = "unknown " + std::string(what) + " type '" + type + "': one of " + joined(types);
       if (auto near = rules::did_you_mean(type, types)) msg += " (did you mean '" + *near + "'?)";
       source.error(diags, "bad-value", rules::place_of(ty->source(), source.path), msg);
       ok = false;
