@@ -133,8 +133,8 @@ bool ScannerState::eval_node(uint32_t index) {
       }
       for (Occurrence& o : occurrences) {
         if (o.form == near_form) continue;
-        const NormalizedText& from = slots[o.slot].norm[o.form];
-        const NormalizedText& to = slots[o.slot].norm[near_form];
+        const NormalizedText& from = mapped(o.slot, o.form);
+        const NormalizedText& to = mapped(o.slot, near_form);
         const uint32_t orig_start = from.src_begin[o.start];
         const uint32_t orig_end = from.src_end[o.end - 1];
         o.start = static_cast<uint32_t>(std::lower_bound(to.src_begin.begin(), to.src_begin.end(), orig_start) -
@@ -253,7 +253,7 @@ void ScannerState::describe(uint32_t rule_index, const Post& post, Alert& alert)
         const Hit& hit = hits[h];
         if (!term_hit_ok(term, hit)) continue;
         // Spans of different forms compare in original code points.
-        const NormalizedText& nt = slots[hit.slot].norm[form];
+        const NormalizedText& nt = mapped(hit.slot, form);
         found.push_back({hit.slot, nt.src_begin[hit.start], nt.src_end[hit.end - 1], t, form});
       }
     }
@@ -273,7 +273,7 @@ void ScannerState::describe(uint32_t rule_index, const Post& post, Alert& alert)
     for (size_t j = run; j < i && !repeat; ++j) repeat = rules.terms[found[j].term].entity == term.entity;
     if (repeat) continue;
     const FieldSlot& slot = slots[f.slot];
-    const NormalizedText& nt = slot.norm[f.form];
+    const NormalizedText& nt = mapped(f.slot, f.form);
     const std::string& original = fields[slot.post_field].text;
     AlertMatch m;
     m.field = fields[slot.post_field].name;

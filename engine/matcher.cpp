@@ -70,6 +70,7 @@ void ScannerState::match(const Post& post) {
   hit_patterns.clear();
   candidates.clear();
   slot_count = 0;
+  current_post = &post;
   const Normalizer& norm = Normalizer::instance();
   const auto fields = post.fields();
   for (uint32_t i = 0; i < fields.size(); ++i) {
@@ -93,13 +94,27 @@ void ScannerState::match(const Post& post) {
       if (form != base && rules.databases[base]) {
         norm.fold_names(slot.norm[base], nt);
       } else {
-        norm.normalize(f.text, NormalizeOptions::from_form(form), nt);
+        norm.normalize(f.text, NormalizeOptions::from_form(form), nt, /*maps=*/false);
       }
       if (nt.text.empty()) continue;
       current_text = &nt.text;
       hs_scan(db, nt.text.data(), static_cast<unsigned>(nt.text.size()), 0, scratch, on_match, this);
     }
   }
+}
+
+const NormalizedText& ScannerState::mapped(uint32_t slot_index, int form) {
+  FieldSlot& slot = slots[slot_index];
+  NormalizedText& nt = slot.norm[form];
+  if (nt.maps) return nt;
+  const Normalizer& norm = Normalizer::instance();
+  const int base = form & 3;
+  if (form != base && rules.databases[base]) {
+    norm.fold_names(mapped(slot_index, base), nt);
+  } else {
+    norm.normalize(current_post->fields()[slot.post_field].text, NormalizeOptions::from_form(form), nt);
+  }
+  return nt;
 }
 
 }  // namespace lodestone

@@ -5,7 +5,6 @@
 #include "engine/normalizer.h"
 
 #include <unicode/normalizer2.h>
-#include <unicode/translit.h>
 #include <unicode/uchar.h>
 #include <unicode/uniset.h>
 #include <unicode/unistr.h>
@@ -64,7 +63,9 @@ constexpr char32_t kReplacement = 0xFFFD;
 constexpr char kReplacementUtf8[] = "\xEF\xBF\xBD";
 
 // Where the next output byte goes. Kept in locals by the hot loop (never by address), so the
-// compiler can hold it in registers although byte stores may alias anything.
+// compiler can hold it in registers although byte stores may alias anything. Without kMaps only
+// the text is written: `begin` and `end` are null and the maps are left empty.
+template <bool kMaps>
 struct Cursor {
   char* text;
   uint32_t* begin;
@@ -75,8 +76,10 @@ struct Cursor {
   size_t room() const { return cap - pos; }
   void put(char ch, uint32_t b, uint32_t e) {
     text[pos] = ch;
-    begin[pos] = b;
-    end[pos] = e;
+    if constexpr (kMaps) {
+      begin[pos] = b;
+      end[pos] = e;
+    }
     ++pos;
   }
   // White space: every output ' ' is a whole run (nothing else emits ' '), so a run continues
@@ -84,25 +87,29 @@ struct Cursor {
   // [first white-space code point, last one + 1), invisible characters inside included.
   void space(uint32_t b, uint32_t e) {
     if (pos != 0 && text[pos - 1] == ' ') {
-      end[pos - 1] = e;
+      if constexpr (kMaps) end[pos - 1] = e;
     } else {
       put(' ', b, e);
     }
   }
   void bytes(const char* p, size_t len, uint32_t b, uint32_t e) {
     std::memcpy(text + pos, p, len);
-    for (size_t j = 0; j < len; ++j) {
-      begin[pos + j] = b;
-      end[pos + j] = e;
+    if constexpr (kMaps) {
+      for (size_t j = 0; j < len; ++j) {
+        begin[pos + j] = b;
+        end[pos + j] = e;
+      }
     }
     pos += len;
   }
   // 1 to 4 bytes, reading and writing 4 (so both need 4 bytes of room) without branches.
   void short_bytes(const char* p, size_t len, uint32_t b, uint32_t e) {
     std::memcpy(text + pos, p, 4);
-    for (size_t j = 0; j < 4; ++j) {
-      begin[pos + j] = b;
-      end[pos + j] = e;
+    if constexpr (kMaps) {
+      for (size_t j = 0; j < 4; ++j) {
+        begin[pos + j] = b;
+        end[pos + j] = e;
+      }
     }
     pos += len;
   }
@@ -122,7 +129,8 @@ struct Cursor {
 // white-space byte in it stands alone (no run of two, none continuing a run already in the
 // output), each byte becomes one output byte: A-Z folded when `fold_case`, white space ' '.
 // Returns false, writing nothing, otherwise. Needs room for 16 bytes.
-inline bool ascii_block(const uint8_t* s, bool fold_case, uint32_t k, Cursor& cur) {
+template <bool kMaps>
+inline bool ascii_block(const uint8_t* s, bool fold_case, uint32_t k, Cursor<kMaps>& cur) {
   const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
   if (_mm_movemask_epi8(b) != 0) return false;
   const __m128i ws = _mm_or_si128(
@@ -139,6 +147,10 @@ inline bool ascii_block(const uint8_t* s, bool fold_case, uint32_t k, Cursor& cu
   }
   folded = _mm_or_si128(_mm_andnot_si128(ws, folded), _mm_and_si128(ws, _mm_set1_epi8(' ')));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(cur.text + cur.pos), folded);
+  if constexpr (!kMaps) {
+    cur.pos += 16;
+    return true;
+  }
   const __m128i iota = _mm_setr_epi32(0, 1, 2, 3);
   const __m128i four = _mm_set1_epi32(4);
   const __m128i one = _mm_set1_epi32(1);
@@ -162,17 +174,25 @@ inline void iota_store(uint32_t* out, uint32_t first) {
 }
 #endif
 
-Cursor cursor_of(NormalizedText& out, size_t pos) {
-  return Cursor{out.text.data(), out.src_begin.data(), out.src_end.data(), pos, out.text.size()};
+template <bool kMaps>
+Cursor<kMaps> cursor_of(NormalizedText& out, size_t pos) {
+  if constexpr (kMaps) {
+    return {out.text.data(), out.src_begin.data(), out.src_end.data(), pos, out.text.size()};
+  } else {
+    return {out.text.data(), nullptr, nullptr, pos, out.text.size()};
+  }
 }
 
-// Makes room for `need` more bytes; the three output vectors always have the same size.
-[[gnu::noinline]] Cursor grow(NormalizedText& out, Cursor cur, size_t need) {
+// Makes room for `need` more bytes; with kMaps, the three output vectors always have the same size.
+template <bool kMaps>
+[[gnu::noinline]] Cursor<kMaps> grow(NormalizedText& out, Cursor<kMaps> cur, size_t need) {
   const size_t size = std::max(cur.cap + cur.cap / 2, cur.pos + need + kSlack);
   out.text.resize(size);
-  out.src_begin.resize(size);
-  out.src_end.resize(size);
-  return cursor_of(out, cur.pos);
+  if constexpr (kMaps) {
+    out.src_begin.resize(size);
+    out.src_end.resize(size);
+  }
+  return cursor_of<kMaps>(out, cur.pos);
 }
 
 bool is_han(char32_t c) {
@@ -303,6 +323,9 @@ struct Normalizer::Tables {
     if (c < 0x10000) return (unspaced_bmp[c >> 6] >> (c & 63)) & 1;
     return compute_unspaced(c);
   }
+  template <bool kMaps>
+  void normalize(std::string_view input, NormalizeOptions opts, NormalizedText& out) const;
+  template <bool kMaps>
   void fold_names(const NormalizedText& in, NormalizedText& out) const;
 
   uint32_t entry(int form, char32_t c) const {
@@ -323,13 +346,15 @@ struct Normalizer::Tables {
   void build_ascii();
   void build_word_chars();
 
+  template <bool kMaps>
   struct SegmentEnd {
-    Cursor cur;
+    Cursor<kMaps> cur;
     size_t byte;     // input byte after the segment
     uint32_t index;  // original code point index after the segment
   };
-  SegmentEnd compose_segment(NormalizeOptions opts, const uint8_t* s, size_t n, size_t from, uint32_t k0,
-                             uint32_t* orig_byte, NormalizedText& out, Cursor cur) const;
+  template <bool kMaps>
+  SegmentEnd<kMaps> compose_segment(NormalizeOptions opts, const uint8_t* s, size_t n, size_t from, uint32_t k0,
+                                    uint32_t* orig_byte, NormalizedText& out, Cursor<kMaps> cur) const;
 };
 
 void Normalizer::Tables::build() {
@@ -345,60 +370,15 @@ void Normalizer::Tables::build() {
   build_word_chars();
 }
 
-// The one-to-one part of ICU's Traditional-Simplified transliterator over the Han blocks.
-// Only the characters the transliterator can change are run through it, all in one call,
-// separated by '\n' so that its phrase rules (甚麼 > 什么, ...) cannot fire across characters.
+// The one-to-one part of ICU's Traditional-Simplified transliterator over the Han blocks, each
+// character alone, so its phrase rules (甚麼 > 什么, ...) never fire. The table is made at build
+// time by engine/gen_simplified.cpp with the ICU this binary links: running the transliterator
+// at each start took two thirds of the start-up (about 30 ms).
 void Normalizer::Tables::build_simplified() {
-  UErrorCode status = U_ZERO_ERROR;
-  std::unique_ptr<icu::Transliterator> trans(
-      icu::Transliterator::createInstance("Traditional-Simplified", UTRANS_FORWARD, status));
-  if (U_FAILURE(status) || !trans) {
-    throw std::runtime_error(std::string("ICU Traditional-Simplified transliterator unavailable: ") +
-                             u_errorName(status));
-  }
-  icu::UnicodeSet han;
-  han.add(0x3400, 0x4DBF).add(0x4E00, 0x9FFF).add(0xF900, 0xFAFF).add(0x20000, 0x2FA1F);
-  icu::UnicodeSet source;
-  trans->getSourceSet(source);
-  source.retainAll(han);
-  if (source.isEmpty()) source = han;  // a transliterator that does not report its source set
-
-  std::vector<char32_t> chars;
-  chars.reserve(static_cast<size_t>(source.size()));
-  icu::UnicodeString batch;
-  for (int32_t r = 0; r < source.getRangeCount(); ++r) {
-    for (UChar32 c = source.getRangeStart(r); c <= source.getRangeEnd(r); ++c) {
-      chars.push_back(static_cast<char32_t>(c));
-      batch.append(c).append(static_cast<char16_t>(u'\n'));
-    }
-  }
-  trans->transliterate(batch);
-
-  auto keep = [this](char32_t from, const icu::UnicodeString& to) {
-    if (to.countChar32() != 1) return;
-    const auto c = static_cast<char32_t>(to.char32At(0));
-    if (c != from) simplified.emplace_back(from, c);
+  static constexpr std::pair<char32_t, char32_t> kTable[] = {
+#include "simplified_table.inc"
   };
-  // Split the result at the separators; should the count not match, map char by char.
-  std::vector<icu::UnicodeString> pieces;
-  pieces.reserve(chars.size());
-  int32_t start = 0;
-  for (int32_t p = 0; p < batch.length(); ++p) {
-    if (batch[p] == u'\n') {
-      pieces.emplace_back(batch, start, p - start);
-      start = p + 1;
-    }
-  }
-  if (pieces.size() == chars.size() && start == batch.length()) {
-    for (size_t j = 0; j < chars.size(); ++j) keep(chars[j], pieces[j]);
-  } else {
-    for (char32_t c : chars) {
-      icu::UnicodeString one(static_cast<UChar32>(c));
-      trans->transliterate(one);
-      keep(c, one);
-    }
-  }
-  std::sort(simplified.begin(), simplified.end());
+  simplified.assign(std::begin(kTable), std::end(kTable));
 }
 
 // Computes every code point's entry under each form. Only code points that NFKC or
@@ -565,6 +545,7 @@ void Normalizer::Tables::build_word_chars() {
 // The name form, in place over normalized text (it only ever drops bytes or turns a
 // punctuation character into one space, so it writes behind where it reads). A space is
 // written only once the next kept character is known, since next to an unspaced letter it goes.
+template <bool kMaps>
 void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& out) const {
   // ASCII: 0 kept (1 when a word character), 2 apostrophe, 3 punctuation or space.
   static const std::array<uint8_t, 128> kAscii = [] {
@@ -580,18 +561,25 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
   const size_t n = in.text.size();
   if (&in != &out) {
     out.text.resize(n);
-    out.src_begin.resize(n);
-    out.src_end.resize(n);
-    out.orig_byte = in.orig_byte;
+    if constexpr (kMaps) {
+      out.src_begin.resize(n);
+      out.src_end.resize(n);
+      out.orig_byte = in.orig_byte;
+    } else {
+      out.src_begin.clear();
+      out.src_end.clear();
+      out.orig_byte.clear();
+    }
     out.invalid_sequences = in.invalid_sequences;
+    out.maps = kMaps;
   }
   const std::string_view s = in.text;
   const char* text = in.text.data();
-  const uint32_t* begin = in.src_begin.data();
-  const uint32_t* end = in.src_end.data();
+  const uint32_t* begin = kMaps ? in.src_begin.data() : nullptr;
+  const uint32_t* end = kMaps ? in.src_end.data() : nullptr;
   char* to_text = out.text.data();
-  uint32_t* to_begin = out.src_begin.data();
-  uint32_t* to_end = out.src_end.data();
+  uint32_t* to_begin = kMaps ? out.src_begin.data() : nullptr;
+  uint32_t* to_end = kMaps ? out.src_end.data() : nullptr;
   auto word_at = [&](size_t i) {
     const auto b = static_cast<unsigned char>(text[i]);
     return b < 0x80 ? kAscii[b] == 1 : is_word(decode_utf8_at(s, i));
@@ -605,8 +593,9 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
   uint32_t space_end = 0;
   for (size_t r = 0; r < n;) {
 #if defined(__SSE2__)
-    // 16 bytes of ASCII letters, digits and single spaces, not ending in a space, are the same in
-    // the name form: copied as a block with their maps.
+    // A run of ASCII letters, digits and single spaces, not ending in a space, is the same in the
+    // name form: the longest such run at the start of the next 16 bytes is copied as a block with
+    // its maps. (A block with punctuation in it still copies what comes before the punctuation.)
     if (!space && r + 16 <= n) {
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text + r));
       const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
@@ -616,18 +605,27 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
           _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
       const auto spaces = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' '))));
       const auto words = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(letter, digit)));
-      const bool first_ok = (spaces & 1) == 0 || (w != 0 && !prev_unspaced);
-      if ((words | spaces) == 0xFFFF && (spaces & 0x8000) == 0 && (spaces & (spaces >> 1)) == 0 && first_ok) {
+      // A byte is good when a word character, or a space after a word character; a space first
+      // in the block is good only where the output may have a space (not at its start, not after
+      // an unspaced letter). The run is the good bytes from the start, less a trailing space.
+      const unsigned first_space_ok = (w != 0 && !prev_unspaced) ? 1u : 0u;
+      const unsigned good = words | (spaces & ((words << 1) | first_space_ok));
+      size_t run = static_cast<size_t>(__builtin_ctz(~good | 0x10000u));
+      while (run > 0 && (spaces >> (run - 1) & 1)) --run;
+      if (run > 0) {
         if (to_text != text || w != r) {
-          std::memmove(to_text + w, text + r, 16);
-          std::memmove(to_begin + w, begin + r, 16 * sizeof(uint32_t));
-          std::memmove(to_end + w, end + r, 16 * sizeof(uint32_t));
+          std::memmove(to_text + w, text + r, run);
+          if constexpr (kMaps) {
+            std::memmove(to_begin + w, begin + r, run * sizeof(uint32_t));
+            std::memmove(to_end + w, end + r, run * sizeof(uint32_t));
+          }
         }
-        word_tail = (words & 0x4000) ? 2 : 1;  // the last byte is a word character; is the one before?
-        tail_letter = static_cast<unsigned char>(text[r + 15]) >= 'A';
+        // The run ends in a word character; is the one before it one too?
+        word_tail = run >= 2 ? ((words >> (run - 2) & 1) ? 2 : 1) : std::min<size_t>(2, word_tail + 1);
+        tail_letter = static_cast<unsigned char>(text[r + run - 1]) >= 'A';
         prev_unspaced = false;
-        w += 16;
-        r += 16;
+        w += run;
+        r += run;
         continue;
       }
     }
@@ -641,8 +639,10 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
       if (k <= 1 && !space) {
         // Kept ASCII, the bulk of most text: one byte, no decoding, no call.
         to_text[w] = text[r];
-        to_begin[w] = begin[r];
-        to_end[w] = end[r];
+        if constexpr (kMaps) {
+          to_begin[w] = begin[r];
+          to_end[w] = end[r];
+        }
         ++w;
         ++r;
         word_tail = k == 1 ? std::min<size_t>(2, word_tail + 1) : 0;
@@ -673,9 +673,11 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
       continue;
     }
     if (cls == NameClass::kPunctuation) {
-      if (!space) space_begin = begin[r];
+      if constexpr (kMaps) {
+        if (!space) space_begin = begin[r];
+        space_end = end[r + len - 1];
+      }
       space = true;
-      space_end = end[r + len - 1];
       r += len;
       continue;
     }
@@ -684,8 +686,10 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
     if (space) {
       if (w != 0 && !prev_unspaced && !unspaced) {
         to_text[w] = ' ';
-        to_begin[w] = space_begin;
-        to_end[w] = space_end;
+        if constexpr (kMaps) {
+          to_begin[w] = space_begin;
+          to_end[w] = space_end;
+        }
         ++w;
         word_tail = 0;
       }
@@ -697,8 +701,10 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
     if (to_text + w != text + r) {
       for (size_t j = 0; j < len; ++j) {
         to_text[w + j] = text[r + j];
-        to_begin[w + j] = begin[r + j];
-        to_end[w + j] = end[r + j];
+        if constexpr (kMaps) {
+          to_begin[w + j] = begin[r + j];
+          to_end[w + j] = end[r + j];
+        }
       }
     }
     w += len;
@@ -706,24 +712,29 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
     prev_unspaced = unspaced;
   }
   out.text.resize(w);
-  out.src_begin.resize(w);
-  out.src_end.resize(w);
+  if constexpr (kMaps) {
+    out.src_begin.resize(w);
+    out.src_end.resize(w);
+  }
 }
 
 // A code point that may combine with what precedes it: ICU normalizes the whole segment,
 // from the code point at `from` (the last one before it that may start a composition, or
 // itself) through every following code point that may combine too. All output bytes of the
 // segment map to the segment's original code points [k0, end).
-Normalizer::Tables::SegmentEnd Normalizer::Tables::compose_segment(NormalizeOptions opts, const uint8_t* s, size_t n,
-                                                                   size_t from, uint32_t k0, uint32_t* orig_byte,
-                                                                   NormalizedText& out, Cursor cur) const {
+template <bool kMaps>
+Normalizer::Tables::SegmentEnd<kMaps> Normalizer::Tables::compose_segment(NormalizeOptions opts, const uint8_t* s,
+                                                                          size_t n, size_t from, uint32_t k0,
+                                                                          uint32_t* orig_byte, NormalizedText& out,
+                                                                          Cursor<kMaps> cur) const {
   const int form = opts.form() & 3;
   icu::UnicodeString segment;
   size_t j = from;
   uint32_t k = k0;
   UChar32 c;
   U8_NEXT(s, j, n, c);
-  orig_byte[k++] = static_cast<uint32_t>(from);
+  if constexpr (kMaps) orig_byte[k] = static_cast<uint32_t>(from);
+  ++k;
   segment.append(c < 0 ? static_cast<UChar32>(kReplacement) : c);
   while (j < n && s[j] >= 0x80) {  // ASCII always starts a segment of its own
     const size_t start = j;
@@ -732,7 +743,8 @@ Normalizer::Tables::SegmentEnd Normalizer::Tables::compose_segment(NormalizeOpti
       j = start;
       break;
     }
-    orig_byte[k++] = static_cast<uint32_t>(start);
+    if constexpr (kMaps) orig_byte[k] = static_cast<uint32_t>(start);
+    ++k;
     segment.append(c);
   }
 
@@ -742,7 +754,7 @@ Normalizer::Tables::SegmentEnd Normalizer::Tables::compose_segment(NormalizeOpti
   if (U_FAILURE(status)) normalized = segment;  // not expected; keep the text rather than lose it
 
   if (cur.room() < static_cast<size_t>(normalized.length()) * 3 + 4) {
-    cur = grow(out, cur, static_cast<size_t>(normalized.length()) * 3 + 4);
+    cur = grow<kMaps>(out, cur, static_cast<size_t>(normalized.length()) * 3 + 4);
   }
   char utf8[4];
   for (int32_t p = 0; p < normalized.length();) {
@@ -770,14 +782,23 @@ const Normalizer& Normalizer::instance() {
   return normalizer;
 }
 
-void Normalizer::normalize(std::string_view input, NormalizeOptions opts, NormalizedText& out) const {
-  const Tables& t = *tables_;
+void Normalizer::normalize(std::string_view input, NormalizeOptions opts, NormalizedText& out, bool maps) const {
+  if (maps) {
+    tables_->normalize<true>(input, opts, out);
+  } else {
+    tables_->normalize<false>(input, opts, out);
+  }
+}
+
+template <bool kMaps>
+void Normalizer::Tables::normalize(std::string_view input, NormalizeOptions opts, NormalizedText& out) const {
+  const Tables& t = *this;
   const int form = opts.form() & 3;  // the tables' form: names are folded after
-  const auto& stage1 = t.stage1[static_cast<size_t>(form)];
-  const uint32_t* blocks = t.blocks.data();
+  const auto& stage = t.stage1[static_cast<size_t>(form)];
+  const uint32_t* block_data = t.blocks.data();
   const uint64_t* plain = t.plain_bmp[static_cast<size_t>(form)].data();
-  const char* pool = t.pool.data();
-  const char* ascii = t.ascii[opts.fold_case ? 0 : 1].data();
+  const char* pool_data = t.pool.data();
+  const char* ascii_map = t.ascii[opts.fold_case ? 0 : 1].data();
   const auto* s = reinterpret_cast<const uint8_t*>(input.data());
   const size_t n = input.size();
   assert(n < UINT32_MAX);  // offsets are 32-bit; posts are limited to a few MiB
@@ -786,11 +807,13 @@ void Normalizer::normalize(std::string_view input, NormalizeOptions opts, Normal
   // the end. Growing a container that is already big enough only zero-fills the difference.
   const size_t size = std::max(n + kSlack, out.text.size());
   if (out.text.size() != size) out.text.resize(size);
-  if (out.src_begin.size() != size) out.src_begin.resize(size);
-  if (out.src_end.size() != size) out.src_end.resize(size);
-  if (out.orig_byte.size() < n + 1) out.orig_byte.resize(n + 1);
-  uint32_t* orig_byte = out.orig_byte.data();
-  Cursor cur = cursor_of(out, 0);
+  if constexpr (kMaps) {
+    if (out.src_begin.size() != size) out.src_begin.resize(size);
+    if (out.src_end.size() != size) out.src_end.resize(size);
+    if (out.orig_byte.size() < n + 1) out.orig_byte.resize(n + 1);
+  }
+  uint32_t* orig_byte = kMaps ? out.orig_byte.data() : nullptr;
+  Cursor<kMaps> cur = cursor_of<kMaps>(out, 0);
   uint32_t invalid = 0;
 
   // The last code point handled by the table, in case the next one composes with it
@@ -804,11 +827,11 @@ void Normalizer::normalize(std::string_view input, NormalizeOptions opts, Normal
   uint32_t k = 0;
   while (i < n) {
     if (s[i] < 0x80) {
-      if (cur.room() < n - i) cur = grow(out, cur, n - i);  // ASCII never expands
+      if (cur.room() < n - i) cur = grow<kMaps>(out, cur, n - i);  // ASCII never expands
       do {
 #if defined(__SSE2__)
-        if (n - i >= 16 && t.ascii_simd && ascii_block(s + i, opts.fold_case, k, cur)) {
-          iota_store(orig_byte + k, static_cast<uint32_t>(i));
+        if (n - i >= 16 && t.ascii_simd && ascii_block<kMaps>(s + i, opts.fold_case, k, cur)) {
+          if constexpr (kMaps) iota_store(orig_byte + k, static_cast<uint32_t>(i));
           i += 16;
           k += 16;
           continue;
@@ -817,8 +840,8 @@ void Normalizer::normalize(std::string_view input, NormalizeOptions opts, Normal
         // Byte by byte up to the next block (or the first non-ASCII byte).
         const size_t stop = std::min(n, i + 16);
         do {
-          const char ch = ascii[s[i]];
-          orig_byte[k] = static_cast<uint32_t>(i);
+          const char ch = ascii_map[s[i]];
+          if constexpr (kMaps) orig_byte[k] = static_cast<uint32_t>(i);
           if (ch != ' ') {
             cur.put(ch, k, k + 1);
           } else {
@@ -834,7 +857,7 @@ void Normalizer::normalize(std::string_view input, NormalizeOptions opts, Normal
     if ((s[i] & 0xF0) == 0xE0 && n - i >= 4) {
       // A run of three-byte code points that stay as they are (most CJK text): no trie, no
       // U8_NEXT. Output is input-sized, so one room check covers the run.
-      if (cur.room() < n - i + 4) cur = grow(out, cur, n - i + 4);
+      if (cur.room() < n - i + 4) cur = grow<kMaps>(out, cur, n - i + 4);
       const size_t run_start = i;
       do {
         const uint32_t t1 = s[i + 1];
@@ -845,7 +868,7 @@ void Normalizer::normalize(std::string_view input, NormalizeOptions opts, Normal
             ((plain[cp >> 6] >> (cp & 63)) & 1) == 0) {
           break;
         }
-        orig_byte[k] = static_cast<uint32_t>(i);
+        if constexpr (kMaps) orig_byte[k] = static_cast<uint32_t>(i);
         cur.short_bytes(input.data() + i, 3, k, k + 1);
         i += 3;
         ++k;
@@ -862,8 +885,8 @@ void Normalizer::normalize(std::string_view input, NormalizeOptions opts, Normal
     const size_t start = i;
     UChar32 c;
     U8_NEXT(s, i, n, c);
-    orig_byte[k] = static_cast<uint32_t>(start);
-    if (cur.room() < kMaxCodePointBytes) cur = grow(out, cur, kMaxCodePointBytes);
+    if constexpr (kMaps) orig_byte[k] = static_cast<uint32_t>(start);
+    if (cur.room() < kMaxCodePointBytes) cur = grow<kMaps>(out, cur, kMaxCodePointBytes);
     if (c < 0) {  // an invalid sequence (maximal subpart): one U+FFFD
       ++invalid;
       snap_k = k;
@@ -877,7 +900,7 @@ void Normalizer::normalize(std::string_view input, NormalizeOptions opts, Normal
     const auto cp = static_cast<char32_t>(c);
     uint32_t e = 0;
     if (cp >= 0x10000 || ((plain[cp >> 6] >> (cp & 63)) & 1) == 0) {
-      e = blocks[(size_t{stage1[cp >> kBlockBits]} << kBlockBits) | (cp & (kBlockSize - 1))];
+      e = block_data[(size_t{stage[cp >> kBlockBits]} << kBlockBits) | (cp & (kBlockSize - 1))];
     }
 
     if (e & kNoBoundary) {
@@ -890,13 +913,15 @@ void Normalizer::normalize(std::string_view input, NormalizeOptions opts, Normal
         from = snap_byte;
         k0 = snap_k;
         cur.pos = snap_pos;
-        if (snap_run_end != 0) cur.end[cur.pos - 1] = snap_run_end;
-      } else if (k > 0 && s[start - 1] < 0x80 && ascii[s[start - 1]] != ' ') {
+        if constexpr (kMaps) {
+          if (snap_run_end != 0) cur.end[cur.pos - 1] = snap_run_end;
+        }
+      } else if (k > 0 && s[start - 1] < 0x80 && ascii_map[s[start - 1]] != ' ') {
         from = start - 1;  // an ASCII code point, one output byte
         k0 = k - 1;
         cur.pos -= 1;
       }
-      const Tables::SegmentEnd end = t.compose_segment(opts, s, n, from, k0, orig_byte, out, cur);
+      const Tables::SegmentEnd<kMaps> end = t.compose_segment<kMaps>(opts, s, n, from, k0, orig_byte, out, cur);
       cur = end.cur;
       i = end.byte;
       k = end.index;
@@ -918,22 +943,31 @@ void Normalizer::normalize(std::string_view input, NormalizeOptions opts, Normal
           cur.bytes(input.data() + start, i - start, k, k + 1);
         }
       } else if (kind == kMapped) {
-        cur.bytes(pool + (e >> kOffsetShift), (e >> kLengthShift) & kLengthMask, k, k + 1);
+        cur.bytes(pool_data + (e >> kOffsetShift), (e >> kLengthShift) & kLengthMask, k, k + 1);
       } else if (kind == kMappedWithSpace) {
-        if (cur.pos != 0 && cur.text[cur.pos - 1] == ' ') snap_run_end = cur.end[cur.pos - 1];
-        cur.bytes_with_space(pool + (e >> kOffsetShift), (e >> kLengthShift) & kLengthMask, k, k + 1);
+        if constexpr (kMaps) {
+          if (cur.pos != 0 && cur.text[cur.pos - 1] == ' ') snap_run_end = cur.end[cur.pos - 1];
+        }
+        cur.bytes_with_space(pool_data + (e >> kOffsetShift), (e >> kLengthShift) & kLengthMask, k, k + 1);
       }  // kDrop: nothing
     }
     ++k;
   }
 
-  orig_byte[k] = static_cast<uint32_t>(n);
-  out.orig_byte.resize(size_t{k} + 1);
   out.text.resize(cur.pos);
-  out.src_begin.resize(cur.pos);
-  out.src_end.resize(cur.pos);
+  if constexpr (kMaps) {
+    orig_byte[k] = static_cast<uint32_t>(n);
+    out.orig_byte.resize(size_t{k} + 1);
+    out.src_begin.resize(cur.pos);
+    out.src_end.resize(cur.pos);
+  } else {
+    out.orig_byte.clear();
+    out.src_begin.clear();
+    out.src_end.clear();
+  }
   out.invalid_sequences = invalid;
-  if (opts.fold_names) t.fold_names(out, out);
+  out.maps = kMaps;
+  if (opts.fold_names) t.fold_names<kMaps>(out, out);
 }
 
 std::string Normalizer::normalize(std::string_view input, NormalizeOptions opts) const {
@@ -942,7 +976,13 @@ std::string Normalizer::normalize(std::string_view input, NormalizeOptions opts)
   return std::move(out.text);
 }
 
-void Normalizer::fold_names(const NormalizedText& in, NormalizedText& out) const { tables_->fold_names(in, out); }
+void Normalizer::fold_names(const NormalizedText& in, NormalizedText& out) const {
+  if (in.maps) {
+    tables_->fold_names<true>(in, out);
+  } else {
+    tables_->fold_names<false>(in, out);
+  }
+}
 
 bool Normalizer::is_word_char(char32_t c) const { return tables_->is_word(c); }
 

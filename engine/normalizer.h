@@ -37,6 +37,7 @@ struct NormalizedText {
   std::vector<uint32_t> src_end;
   std::vector<uint32_t> orig_byte;
   uint32_t invalid_sequences = 0;  // bad UTF-8 sequences seen in the input, each now one U+FFFD
+  bool maps = true;                // false: only `text` was made (normalize(..., false)); the maps are empty
 
   uint32_t original_code_points() const { return orig_byte.empty() ? 0 : static_cast<uint32_t>(orig_byte.size() - 1); }
 };
@@ -63,10 +64,12 @@ class Normalizer {
   //       unspaced script (Han, kana, ...): "史考特·貝森特" → "史考特贝森特".
   // Table-driven per code point, with an ASCII fast path; only a segment that may compose
   // (a combining mark, a Hangul jamo, ...) goes through ICU's normalizer as a whole.
-  void normalize(std::string_view input, NormalizeOptions opts, NormalizedText& out) const;
+  // With `maps` false only out.text is made, the same bytes, several times faster: the matcher
+  // scans that and makes the maps only for the fields of a post that raises an alert.
+  void normalize(std::string_view input, NormalizeOptions opts, NormalizedText& out, bool maps = true) const;
 
   // Step 6 alone: the name form of `in`, which was normalized without fold_names, into `out`
-  // (another object), as normalize() with fold_names would give it.
+  // (another object), as normalize() with fold_names would give it, with maps when `in` has them.
   void fold_names(const NormalizedText& in, NormalizedText& out) const;
 
   // Convenience for rule terms and tests: the normalized text only.

@@ -92,7 +92,13 @@ class ScannerState {
   size_t alert_count = 0;
   std::string clock_override;
 
+  // A slot's normalized text of `form` with its maps to the original text. match() scans text
+  // made without maps (most posts raise nothing and never need them); the first call for a
+  // slot and form makes them, from the same input, so the text and every hit offset stay the same.
+  const NormalizedText& mapped(uint32_t slot, int form);
+
   // Current scan, for the Hyperscan callback.
+  const Post* current_post = nullptr;
   uint32_t current_slot = 0;
   const std::string* current_text = nullptr;
 

@@ -2,6 +2,7 @@
 #include "engine/normalizer.h"
 
 #include <unicode/normalizer2.h>
+#include <unicode/translit.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
 
@@ -122,6 +123,26 @@ TEST_CASE("Traditional Chinese folds to Simplified", "[normalizer]") {
   CHECK(normalizer().to_simplified(U'國') == U'国');
   CHECK(normalizer().to_simplified(U'国') == U'国');
   CHECK(normalizer().to_simplified(U'a') == U'a');
+}
+
+TEST_CASE("the build-time Traditional-Simplified table is ICU's transliterator, character by character",
+          "[normalizer]") {
+  UErrorCode status = U_ZERO_ERROR;
+  std::unique_ptr<icu::Transliterator> trans(
+      icu::Transliterator::createInstance("Traditional-Simplified", UTRANS_FORWARD, status));
+  REQUIRE(U_SUCCESS(status));
+  size_t mapped = 0;
+  for (const auto& [first, last] : {std::pair{0x3400, 0x4DBF}, {0x4E00, 0x9FFF}, {0xF900, 0xFAFF}, {0x20000, 0x2FA1F}}) {
+    for (UChar32 c = first; c <= last; ++c) {
+      icu::UnicodeString one(c);
+      trans->transliterate(one);
+      const auto expected = static_cast<char32_t>(one.countChar32() == 1 ? one.char32At(0) : c);
+      INFO("U+" << std::hex << c);
+      REQUIRE(normalizer().to_simplified(static_cast<char32_t>(c)) == expected);
+      mapped += expected != static_cast<char32_t>(c);
+    }
+  }
+  CHECK(mapped > 2000);  // ICU 72 maps 2,853
 }
 
 TEST_CASE("Traditional characters map one by one, never as phrases", "[normalizer]") {
@@ -284,15 +305,23 @@ TEST_CASE("random mixes of tricky code points normalize like ICU over the whole 
   std::uniform_int_distribution<size_t> pick(0, pool.size() - 1);
   std::uniform_int_distribution<int> length(1, 12);
   NormalizedText nt;
+  NormalizedText text_only;
   for (int round = 0; round < 400; ++round) {
     std::string input;
     for (int j = length(rng); j > 0; --j) input += pool[pick(rng)];
-    for (int form = 0; form < 4; ++form) {
+    for (int form = 0; form < 8; ++form) {
       const NormalizeOptions opts = NormalizeOptions::from_form(form);
       INFO("round " << round << " form " << form);
       normalizer().normalize(input, opts, nt);
-      REQUIRE(nt.text == reference(input, opts));
+      if (form < 4) REQUIRE(nt.text == reference(input, opts));
       check_map_invariants(input, nt);
+      // Without maps (what the matcher scans): the same bytes, and no maps pretending to be there.
+      normalizer().normalize(input, opts, text_only, /*maps=*/false);
+      REQUIRE(text_only.text == nt.text);
+      REQUIRE(!text_only.maps);
+      REQUIRE(text_only.src_begin.empty());
+      REQUIRE(text_only.orig_byte.empty());
+      REQUIRE(text_only.invalid_sequences == nt.invalid_sequences);
     }
   }
 }
@@ -585,6 +614,7 @@ TEST_CASE("the name form agrees with a code point reference on long random mixes
   NormalizedText plain;
   NormalizedText names;
   NormalizedText derived;
+  NormalizedText text_only;
   for (int round = 0; round < 3000; ++round) {
     std::string input;
     for (int j = length(rng); j > 0; --j) input += pool[pick(rng)];
@@ -598,6 +628,13 @@ TEST_CASE("the name form agrees with a code point reference on long random mixes
       REQUIRE(derived.text == names.text);
       REQUIRE(derived.src_begin == names.src_begin);
       REQUIRE(derived.src_end == names.src_end);
+      // Without maps, directly and derived from a plain form made without maps: the same text.
+      normalizer().normalize(input, NormalizeOptions{fold_case, true, true}, text_only, /*maps=*/false);
+      REQUIRE(text_only.text == names.text);
+      normalizer().normalize(input, NormalizeOptions{fold_case, true, false}, text_only, /*maps=*/false);
+      normalizer().fold_names(text_only, derived);
+      REQUIRE(derived.text == names.text);
+      REQUIRE(!derived.maps);
     }
   }
 }
