@@ -38,6 +38,7 @@ struct ScanOptions : RuleOptions {
   std::string source;               // the source of posts that name none; default: the file's path
   size_t max_text_bytes = size_t{1} << 20;
   std::string now;  // fixed matched_at, for reproducible output
+  size_t workers = 0;  // threads matching posts; 0: one per core
 };
 
 struct WatchOptions : RuleOptions {};

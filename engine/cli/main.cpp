@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   scan_cmd->add_option("--source", scan.source, "source of posts that name none (default: the file's path)");
   scan_cmd->add_option("--max-text-bytes", scan.max_text_bytes, "text per post beyond which it is cut (default 1 MiB)");
   scan_cmd->add_option("--now", scan.now, "a fixed matched_at for every alert, for reproducible output");
+  scan_cmd->add_option("-j,--workers", scan.workers,
+                       "threads matching posts (default 0: one per core); the output is in input order either way");
 
   WatchOptions watch;
   CLI::App* watch_cmd = app.add_subcommand(

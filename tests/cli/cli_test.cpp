@@ -138,6 +138,35 @@ TEST_CASE("scan reports bad lines with file:line, goes on, and sums up", "[cli]"
   CHECK(posts == std::set<std::string>{"good-1", "good-2", "bad-utf8"});
 }
 
+TEST_CASE("scan on several workers prints what one worker does, in input order", "[cli]") {
+  // 3,000 lines (three chunks of work and more), every 7th alerting, every 500th not JSON.
+  std::string input;
+  for (int i = 1; i <= 3000; ++i) {
+    if (i % 500 == 0) {
+      input += "{not json\n";
+    } else if (i % 7 == 0) {
+      input += R"({"id": "p)" + std::to_string(i) + R"(", "body": "China tightens rare earth export controls"})" "\n";
+    } else {
+      input += R"({"id": "p)" + std::to_string(i) + R"(", "body": "wheat prices"})" "\n";
+    }
+  }
+  const std::string args = "scan -r rules/packs/critical-minerals.toml --now 2026-01-11T11:08:03Z - -j ";
+  Run one = lodestone(args + "1", input);
+  Run four = lodestone(args + "4", input);
+  REQUIRE(one.code == 0);
+  CHECK(four.code == 0);
+  CHECK(four.out == one.out);
+  CHECK(four.err == one.err);
+  const auto alerts = json_lines(four.out);
+  REQUIRE(alerts.size() == 428);  // the multiples of 7 up to 3000 (none is a multiple of 500)
+  for (size_t i = 1; i < alerts.size(); ++i) {
+    const auto n = [&](size_t k) { return std::stoi(alerts[k]["post"]["id"].get<std::string>().substr(1)); };
+    REQUIRE(n(i - 1) < n(i));
+  }
+  CHECK_THAT(four.err, Contains("<stdin>:2500: error: not JSON"));
+  CHECK_THAT(four.err, Contains("lodestone: 2994 posts read, 428 alerts; skipped 6 (6 not JSON"));
+}
+
 TEST_CASE("scan reads stdin and plain text files", "[cli]") {
   Run in = lodestone("scan -r rules/packs/critical-minerals.toml -", R"({"id": "s1", "body": "中國稀土出口管制"})");
   CHECK(in.code == 0);
