@@ -631,6 +631,38 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
     }
 #endif
     const auto b = static_cast<unsigned char>(text[r]);
+    if ((b & 0xF0) == 0xE0 && r + 3 <= n) {
+      // A run of letters of unspaced scripts (most Chinese and Japanese text): kept as they are,
+      // and a space due before one of them goes (no space is kept next to them). Such a letter is
+      // never punctuation or an apostrophe, so it needs no class lookup. Normalized text is valid
+      // UTF-8, so three bytes led by 0xE_ are one code point.
+      const size_t run_start = r;
+      do {
+        const char32_t cp = (char32_t{text[r] & 0x0Fu} << 12) | (char32_t{text[r + 1] & 0x3Fu} << 6) |
+                            char32_t{text[r + 2] & 0x3Fu};
+        if (((unspaced_bmp[cp >> 6] >> (cp & 63)) & 1) == 0) break;
+        if (to_text + w != text + r) {
+          to_text[w] = text[r];
+          to_text[w + 1] = text[r + 1];
+          to_text[w + 2] = text[r + 2];
+          if constexpr (kMaps) {
+            for (size_t j = 0; j < 3; ++j) {
+              to_begin[w + j] = begin[r + j];
+              to_end[w + j] = end[r + j];
+            }
+          }
+        }
+        w += 3;
+        r += 3;
+      } while (r + 3 <= n && (static_cast<unsigned char>(text[r]) & 0xF0) == 0xE0);
+      if (r != run_start) {
+        space = false;
+        word_tail = 0;
+        tail_letter = false;
+        prev_unspaced = true;
+        continue;
+      }
+    }
     size_t len = 1;
     NameClass cls;
     char32_t c = b;
