@@ -2,8 +2,10 @@
 #include "lodestone/alert.h"
 
 #include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 #include "engine/hash.h"
+#include "engine/normalizer.h"
 #include "rules/sha256.h"
 
 namespace lodestone {
@@ -18,35 +20,124 @@ std::string alert_id(std::string_view rule_id, std::string_view source, std::str
   return sha256_hex32({rule_id, source, post_id});
 }
 
+namespace {
+
+// The alert JSON is written directly, field by field, in the layout nlohmann::ordered_json's
+// dump() gave (compact, keys in this order, non-ASCII as is, control characters as \u00xx):
+// building a JSON tree per alert took three quarters of `scan`'s time on a rule set that raises
+// many alerts (bench/BENCHMARKS.md, W4). tests/engine/alert_test.cpp holds the tree-building
+// version and checks both give the same bytes.
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string& out) : out_(out) {}
+  JsonWriter& open(char brace) {
+    comma();
+    out_ += brace;
+    first_ = true;
+    return *this;
+  }
+  JsonWriter& close(char brace) {
+    out_ += brace;
+    first_ = false;
+    return *this;
+  }
+  JsonWriter& key(std::string_view k) {
+    comma();
+    put(k);
+    out_ += ':';
+    first_ = true;  // the value takes no comma
+    return *this;
+  }
+  JsonWriter& string(std::string_view s) {
+    comma();
+    put(s);
+    return *this;
+  }
+  JsonWriter& number(uint32_t n) {
+    comma();
+    out_ += std::to_string(n);
+    return *this;
+  }
+  JsonWriter& field(std::string_view k, std::string_view v) { return key(k).string(v); }
+  JsonWriter& field(std::string_view k, uint32_t v) { return key(k).number(v); }
+
+ private:
+  // Every value but the first of an object or array, and every key but the first, follows a comma.
+  void comma() {
+    if (!first_) out_ += ',';
+    first_ = false;
+  }
+  void put(std::string_view s) {
+    if (!simdjson::validate_utf8(s.data(), s.size())) {  // never expected: readers repair input
+      repair_utf8(s, repaired_);
+      s = repaired_;
+    }
+    out_ += '"';
+    size_t run = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      out_.append(s.data() + run, i - run);
+      run = i + 1;
+      switch (c) {
+        case '"': out_ += "\\\""; break;
+        case '\\': out_ += "\\\\"; break;
+        case '\b': out_ += "\\b"; break;
+        case '\f': out_ += "\\f"; break;
+        case '\n': out_ += "\\n"; break;
+        case '\r': out_ += "\\r"; break;
+        case '\t': out_ += "\\t"; break;
+        default: {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out_ += "\\u00";
+          out_ += kHex[c >> 4];
+          out_ += kHex[c & 15];
+        }
+      }
+    }
+    out_.append(s.data() + run, s.size() - run);
+    out_ += '"';
+  }
+  std::string& out_;
+  bool first_ = true;
+  std::string repaired_;
+};
+
+}  // namespace
+
 std::string to_json(const Alert& a) {
-  nlohmann::ordered_json j;
-  j["id"] = a.id;
-  j["rule"] = {{"id", a.rule.id}, {"title", a.rule.title}, {"severity", a.rule.severity}, {"tags", a.rule.tags}};
-  nlohmann::ordered_json post = {{"id", a.post.id}, {"source", a.post.source}};
-  if (!a.post.title.empty()) post["title"] = a.post.title;
-  if (!a.post.url.empty()) post["url"] = a.post.url;
-  if (!a.post.published.empty()) post["published"] = a.post.published;
-  j["post"] = std::move(post);
-  auto& matches = j["matches"] = nlohmann::ordered_json::array();
+  std::string out;
+  out.reserve(512);
+  JsonWriter w(out);
+  w.open('{').field("id", a.id);
+  w.key("rule").open('{').field("id", a.rule.id).field("title", a.rule.title).field("severity", a.rule.severity);
+  w.key("tags").open('[');
+  for (const auto& t : a.rule.tags) w.string(t);
+  w.close(']').close('}');
+  w.key("post").open('{').field("id", a.post.id).field("source", a.post.source);
+  if (!a.post.title.empty()) w.field("title", a.post.title);
+  if (!a.post.url.empty()) w.field("url", a.post.url);
+  if (!a.post.published.empty()) w.field("published", a.post.published);
+  w.close('}');
+  w.key("matches").open('[');
   for (const auto& m : a.matches) {
-    nlohmann::ordered_json jm = {{"field", m.field},       {"term", m.term},      {"text", m.text},
-                                 {"start", m.start},       {"end", m.end},        {"byte_start", m.byte_start},
-                                 {"byte_end", m.byte_end}, {"snippet", m.snippet}};
-    if (!m.entity.empty()) jm["entity"] = m.entity;
-    if (!m.entity_list.empty()) jm["list"] = m.entity_list;
-    matches.push_back(std::move(jm));
+    w.open('{').field("field", m.field).field("term", m.term).field("text", m.text).field("start", m.start);
+    w.field("end", m.end).field("byte_start", m.byte_start).field("byte_end", m.byte_end).field("snippet", m.snippet);
+    if (!m.entity.empty()) w.field("entity", m.entity);
+    if (!m.entity_list.empty()) w.field("list", m.entity_list);
+    w.close('}');
   }
-  auto& entities = j["entities"] = nlohmann::ordered_json::array();
+  w.close(']');
+  w.key("entities").open('[');
   for (const auto& e : a.entities) {
-    nlohmann::ordered_json je = {{"id", e.id}, {"name", e.name}};
-    if (!e.kind.empty()) je["kind"] = e.kind;
-    if (!e.list.empty()) je["list"] = e.list;
-    je["alias"] = e.alias;
-    entities.push_back(std::move(je));
+    w.open('{').field("id", e.id).field("name", e.name);
+    if (!e.kind.empty()) w.field("kind", e.kind);
+    if (!e.list.empty()) w.field("list", e.list);
+    w.field("alias", e.alias).close('}');
   }
-  j["matched_at"] = a.matched_at;
-  // Invalid UTF-8 never reaches an alert (readers repair it), but never throw on output either.
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  w.close(']');
+  w.field("matched_at", a.matched_at).close('}');
+  return out;
 }
 
 std::optional<Alert> alert_from_json(std::string_view json, std::string& error) {

@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <random>
+
 #include "support.h"
 
 using lodestone::testing::alerts;
@@ -142,4 +144,82 @@ TEST_CASE("the text format marks each match in its snippet", "[alert]") {
   REQUIRE(got.size() == 1);
   CHECK(lodestone::to_text(got[0], false) == "low  r  ptt/Stock p9  body: 中國«稀土»出口");
   CHECK(lodestone::to_text(got[0], true).find("\x1b[1;31m稀土\x1b[0m") != std::string::npos);
+}
+
+namespace {
+
+// The alert JSON as nlohmann::ordered_json built and dumped it before to_json() wrote it
+// directly: the reference for the bytes.
+std::string reference_json(const lodestone::Alert& a) {
+  nlohmann::ordered_json j;
+  j["id"] = a.id;
+  j["rule"] = {{"id", a.rule.id}, {"title", a.rule.title}, {"severity", a.rule.severity}, {"tags", a.rule.tags}};
+  nlohmann::ordered_json post = {{"id", a.post.id}, {"source", a.post.source}};
+  if (!a.post.title.empty()) post["title"] = a.post.title;
+  if (!a.post.url.empty()) post["url"] = a.post.url;
+  if (!a.post.published.empty()) post["published"] = a.post.published;
+  j["post"] = std::move(post);
+  auto& matches = j["matches"] = nlohmann::ordered_json::array();
+  for (const auto& m : a.matches) {
+    nlohmann::ordered_json jm = {{"field", m.field},       {"term", m.term},      {"text", m.text},
+                                 {"start", m.start},       {"end", m.end},        {"byte_start", m.byte_start},
+                                 {"byte_end", m.byte_end}, {"snippet", m.snippet}};
+    if (!m.entity.empty()) jm["entity"] = m.entity;
+    if (!m.entity_list.empty()) jm["list"] = m.entity_list;
+    matches.push_back(std::move(jm));
+  }
+  auto& entities = j["entities"] = nlohmann::ordered_json::array();
+  for (const auto& e : a.entities) {
+    nlohmann::ordered_json je = {{"id", e.id}, {"name", e.name}};
+    if (!e.kind.empty()) je["kind"] = e.kind;
+    if (!e.list.empty()) je["list"] = e.list;
+    je["alias"] = e.alias;
+    entities.push_back(std::move(je));
+  }
+  j["matched_at"] = a.matched_at;
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+}  // namespace
+
+TEST_CASE("the alert JSON is byte for byte what nlohmann's dump of the same object gives", "[alert]") {
+  const std::vector<std::string> pool = {"", "a", "Rare \"earth\"", "back\\slash", "tab\there", "line\nbreak",
+                                         "\r\b\f", std::string("nul\0byte", 8), "\x01\x1f\x7f", "中國稀土", "é\u0301",
+                                         "\U0001F600 emoji", "</script>", "…snippet…", "  spaces  ", "{}[],:"};
+  std::mt19937 rng(20261129);
+  auto pick = [&] { return pool[std::uniform_int_distribution<size_t>(0, pool.size() - 1)(rng)]; };
+  auto some = [&](int most) { return std::uniform_int_distribution<int>(0, most)(rng); };
+  for (int round = 0; round < 500; ++round) {
+    lodestone::Alert a;
+    a.id = pick();
+    a.rule = {pick(), pick(), pick(), {}};
+    for (int i = some(3); i > 0; --i) a.rule.tags.push_back(pick());
+    a.post = {pick(), pick(), pick(), pick(), pick()};
+    for (int i = some(4); i > 0; --i) {
+      lodestone::AlertMatch m;
+      m.field = pick();
+      m.term = pick();
+      m.text = pick();
+      m.start = static_cast<uint32_t>(rng());
+      m.end = static_cast<uint32_t>(some(1000));
+      m.byte_start = static_cast<uint32_t>(some(1) ? rng() : 0);
+      m.byte_end = UINT32_MAX;
+      m.snippet = pick();
+      m.entity = some(1) ? pick() : "";
+      m.entity_list = some(1) ? pick() : "";
+      a.matches.push_back(m);
+    }
+    for (int i = some(2); i > 0; --i) a.entities.push_back({pick(), pick(), pick(), pick(), pick()});
+    a.matched_at = pick();
+    INFO("round " << round);
+    REQUIRE(lodestone::to_json(a) == reference_json(a));
+  }
+}
+
+TEST_CASE("the alert JSON stays valid when a string holds invalid UTF-8", "[alert]") {
+  lodestone::Alert a;
+  a.id = "x";
+  a.post.title = "bad \xff\xfe bytes";
+  const auto j = nlohmann::json::parse(lodestone::to_json(a));
+  CHECK(j["post"]["title"] == "bad \uFFFD\uFFFD bytes");
 }
