@@ -41,10 +41,12 @@ class JsonWriter {
     first_ = false;
     return *this;
   }
+  // `k` is one of this file's own keys: plain ASCII, nothing to escape.
   JsonWriter& key(std::string_view k) {
     comma();
-    put(k);
-    out_ += ':';
+    out_ += '"';
+    out_ += k;
+    out_ += "\":";
     first_ = true;  // the value takes no comma
     return *this;
   }

@@ -9,8 +9,18 @@ namespace lodestone::rules {
 
 void Sha256::CtxFree::operator()(evp_md_ctx_st* c) const { EVP_MD_CTX_free(c); }
 
+namespace {
+// Fetched once: EVP_sha256() makes every EVP_DigestInit_ex look the algorithm up again, which
+// cost more than hashing an alert id.
+const EVP_MD* sha256_md() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+}  // namespace
+
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) throw std::runtime_error("SHA-256 failed");
+  const EVP_MD* md = sha256_md();
+  if (!ctx_ || !md || EVP_DigestInit_ex(ctx_.get(), md, nullptr) != 1) throw std::runtime_error("SHA-256 failed");
 }
 
 Sha256& Sha256::add(std::string_view bytes) {
