@@ -596,7 +596,13 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
     // A run of ASCII letters, digits and single spaces, not ending in a space, is the same in the
     // name form: the longest such run at the start of the next 16 bytes is copied as a block with
     // its maps. (A block with punctuation in it still copies what comes before the punctuation.)
-    if (!space && r + 16 <= n) {
+    if (space && r < n && text[r] == ' ') {
+      // A space after punctuation (", the"): part of the white-space run already due.
+      if constexpr (kMaps) space_end = end[r];
+      ++r;
+      continue;
+    }
+    if (r + 16 <= n && (!space || (static_cast<unsigned char>(text[r]) < 0x80 && kAscii[static_cast<unsigned char>(text[r])] == 1))) {
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text + r));
       const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
       const __m128i letter =
@@ -613,6 +619,20 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
       size_t run = static_cast<size_t>(__builtin_ctz(~good | 0x10000u));
       while (run > 0 && (spaces >> (run - 1) & 1)) --run;
       if (run > 0) {
+        if (space) {
+          // The space due before this run (it starts with an ASCII word character). Something
+          // was dropped to make it due, so writing it stays behind reading.
+          if (w != 0 && !prev_unspaced) {
+            to_text[w] = ' ';
+            if constexpr (kMaps) {
+              to_begin[w] = space_begin;
+              to_end[w] = space_end;
+            }
+            ++w;
+            word_tail = 0;
+          }
+          space = false;
+        }
         if (to_text != text || w != r) {
           std::memmove(to_text + w, text + r, run);
           if constexpr (kMaps) {
