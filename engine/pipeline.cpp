@@ -153,81 +153,105 @@ void Pipeline::drain() {
 
 void Pipeline::work() {
   WorkerState state;
+  std::vector<Batch> group;
   for (;;) {
-    Batch batch;
+    group.clear();
+    size_t n = 0;
     {
       std::unique_lock lock(mutex_);
       not_empty_.wait(lock, [&] { return !queue_.empty() || done_; });
       if (queue_.empty()) return;
-      batch = std::move(queue_.front());
-      queue_.pop_front();
+      // Group commit: every batch waiting (up to kGroupPosts posts) is matched and committed in
+      // one transaction, one fsync. Many small batches (one HTTP request a post) would otherwise
+      // pay one fsync each, and the store's lock would be held for little else.
+      do {
+        n += queue_.front().posts.size();
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      } while (!queue_.empty() && n + queue_.front().posts.size() <= kGroupPosts);
     }
-    const size_t n = batch.posts.size();
-    BatchReceipt receipt = process(batch.posts, state);
+    std::vector<BatchReceipt> receipts = process(group, state);
     {
       std::lock_guard lock(mutex_);
       queued_posts_ -= n;
     }
     not_full_.notify_all();
-    batch.done.set_value(std::move(receipt));
+    for (size_t i = 0; i < group.size(); ++i) group[i].done.set_value(std::move(receipts[i]));
   }
 }
 
-BatchReceipt Pipeline::process(std::vector<Post>& posts, WorkerState& state) {
-  BatchReceipt receipt;
-  receipt.posts = posts.size();
+std::vector<BatchReceipt> Pipeline::process(std::vector<Batch>& group, WorkerState& state) {
+  std::vector<BatchReceipt> receipts(group.size());
   state.use(rules());
   std::vector<PostKey> keys;
   std::vector<NewAlert> alerts;
+  std::vector<size_t> alert_batch;                                 // the batch of each alert
   std::vector<std::string> alert_rules;                            // rule of each alert, for metrics after the commit
   std::map<std::string, std::pair<uint64_t, uint64_t>> by_source;  // new, duplicate
   const int64_t now = system_now_ms();
+  size_t inserted = 0;
   try {
-    for (const Post& post : posts) {
-      keys.push_back({post.source, post.id});
-      // A post seen before is not matched again: a re-polled feed or a replayed file never alerts
-      // twice, even when the rules changed in between. Two copies within one batch are both
-      // matched; their alerts share ids and the store keeps one.
-      if (store_.seen(keys.back())) {
-        ++by_source[post.source].second;
-        continue;
-      }
-      ++by_source[post.source].first;
-      const auto t0 = std::chrono::steady_clock::now();
-      auto found = state.scanner->scan(post);
-      metrics_.observe_scan_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      for (const Alert& alert : found) {
-        NewAlert a;
-        a.id = alert.id;
-        a.rule_id = alert.rule.id;
-        a.source = post.source;
-        a.post_id = post.id;
-        a.json = to_json(alert);
-        a.notifiers = alert.notify.empty() ? options_.default_notifiers : alert.notify;
-        auto it = state.rule_by_id.find(alert.rule.id);
-        const int64_t limit = it == state.rule_by_id.end() ? 0 : it->second->max_alerts_per_hour;
-        a.held = throttle_.hold(alert.rule.id, limit, now);
-        alert_rules.push_back(alert.rule.id);
-        alerts.push_back(std::move(a));
+    for (const Batch& batch : group) {
+      for (const Post& post : batch.posts) keys.push_back({post.source, post.id});
+    }
+    // A post seen before is not matched again: a re-polled feed or a replayed file never alerts
+    // twice, even when the rules changed in between. Two copies within one group are both
+    // matched; their alerts share ids and the store keeps one.
+    const std::vector<bool> seen = store_.seen_all(keys);
+    size_t k = 0;
+    for (size_t b = 0; b < group.size(); ++b) {
+      receipts[b].posts = group[b].posts.size();
+      for (const Post& post : group[b].posts) {
+        if (seen[k++]) {
+          ++by_source[post.source].second;
+          continue;
+        }
+        ++by_source[post.source].first;
+        const auto t0 = std::chrono::steady_clock::now();
+        auto found = state.scanner->scan(post);
+        metrics_.observe_scan_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        for (const Alert& alert : found) {
+          NewAlert a;
+          a.id = alert.id;
+          a.rule_id = alert.rule.id;
+          a.source = post.source;
+          a.post_id = post.id;
+          a.json = to_json(alert);
+          a.notifiers = alert.notify.empty() ? options_.default_notifiers : alert.notify;
+          auto it = state.rule_by_id.find(alert.rule.id);
+          const int64_t limit = it == state.rule_by_id.end() ? 0 : it->second->max_alerts_per_hour;
+          a.held = throttle_.hold(alert.rule.id, limit, now);
+          alert_rules.push_back(alert.rule.id);
+          alerts.push_back(std::move(a));
+          alert_batch.push_back(b);
+        }
       }
     }
     const CommitResult result = store_.commit(keys, alerts, now);
-    receipt.committed = true;
-    receipt.alerts = result.alerts_inserted;
-    for (bool is_new : result.post_is_new) receipt.new_posts += is_new ? 1 : 0;
+    inserted = result.alerts_inserted;
+    k = 0;
+    for (size_t b = 0; b < group.size(); ++b) {
+      receipts[b].committed = true;
+      for (size_t i = 0; i < group[b].posts.size(); ++i) receipts[b].new_posts += result.post_is_new[k++] ? 1 : 0;
+    }
+    for (size_t i = 0; i < alerts.size(); ++i) receipts[alert_batch[i]].alerts += result.alert_inserted[i] ? 1 : 0;
   } catch (const StoreError& e) {
     metrics_.add_store_error();
-    receipt.error = e.what();
-    spdlog::error("store: {} ({} posts not committed; their source will offer them again)", e.what(), posts.size());
-    return receipt;
+    spdlog::error("store: {} ({} posts not committed; their source will offer them again)", e.what(), keys.size());
+    for (auto& r : receipts) {
+      r.committed = false;
+      r.new_posts = r.alerts = 0;
+      r.error = e.what();
+    }
+    return receipts;
   }
   for (const auto& [source, counts] : by_source) {
     if (counts.first) metrics_.add_posts(source, "new", counts.first);
     if (counts.second) metrics_.add_posts(source, "duplicate", counts.second);
   }
   for (size_t i = 0; i < alerts.size(); ++i) metrics_.add_alert(alert_rules[i], alerts[i].held);
-  if (receipt.alerts > 0 && on_alerts_) on_alerts_();
-  return receipt;
+  if (inserted > 0 && on_alerts_) on_alerts_();
+  return receipts;
 }
 
 void Pipeline::flush_throttle(int64_t now) {

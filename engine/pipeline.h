@@ -93,8 +93,10 @@ class Pipeline final : public PostSink {
     std::vector<Post> posts;
     std::promise<BatchReceipt> done;
   };
+  // A worker commits every batch waiting, up to this many posts, in one transaction.
+  static constexpr size_t kGroupPosts = 4096;
   void work();
-  BatchReceipt process(std::vector<Post>& posts, class WorkerState& state);
+  std::vector<BatchReceipt> process(std::vector<Batch>& group, class WorkerState& state);
 
   PipelineOptions options_;
   Store& store_;

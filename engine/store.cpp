@@ -445,6 +445,7 @@ CommitResult Store::commit(const std::vector<PostKey>& posts, const std::vector<
   std::lock_guard<std::mutex> lock(mutex_);
   CommitResult result;
   result.post_is_new.reserve(posts.size());
+  result.alert_inserted.reserve(alerts.size());
   Transaction txn = stmts_->transaction(db_, path_, "commit");
   for (const PostKey& post : posts) {
     Use q(db_, path_, stmts_->insert_seen, "commit");
@@ -453,7 +454,9 @@ CommitResult Store::commit(const std::vector<PostKey>& posts, const std::vector<
   for (const NewAlert& alert : alerts) {
     Use q(db_, path_, stmts_->insert_alert, "commit");
     q.text(1, alert.id).text(2, alert.rule_id).text(3, alert.source).text(4, alert.post_id).text(5, alert.json);
-    if (q.integer(6, now_ms).run() == 0) {
+    const bool inserted = q.integer(6, now_ms).run() != 0;
+    result.alert_inserted.push_back(inserted);
+    if (!inserted) {
       ++result.alerts_present;
       continue;
     }
@@ -472,6 +475,17 @@ bool Store::seen(const PostKey& post) {
   std::lock_guard<std::mutex> lock(mutex_);
   Use q(db_, path_, stmts_->select_seen, "seen");
   return q.text(1, post.source).text(2, post.key).step();
+}
+
+std::vector<bool> Store::seen_all(const std::vector<PostKey>& posts) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<bool> out;
+  out.reserve(posts.size());
+  for (const PostKey& post : posts) {
+    Use q(db_, path_, stmts_->select_seen, "seen");
+    out.push_back(q.text(1, post.source).text(2, post.key).step());
+  }
+  return out;
 }
 
 std::vector<DueDelivery> Store::due(const std::string& notifier, int64_t now_ms, size_t limit) {

@@ -45,8 +45,9 @@ struct NewAlert {
 };
 
 struct CommitResult {
-  std::vector<bool> post_is_new;  // aligned with the `posts` given to commit()
-  size_t alerts_inserted = 0;     // alerts whose id was new; each got its deliveries
+  std::vector<bool> post_is_new;     // aligned with the `posts` given to commit()
+  std::vector<bool> alert_inserted;  // aligned with the `alerts` given to commit()
+  size_t alerts_inserted = 0;        // alerts whose id was new; each got its deliveries
   size_t alerts_present = 0;      // alerts whose id was already stored (or repeated in the batch)
   size_t deliveries_created = 0;
 };
@@ -122,6 +123,8 @@ class Store {
   // All or nothing: when it throws, nothing of the batch is stored.
   CommitResult commit(const std::vector<PostKey>& posts, const std::vector<NewAlert>& alerts, int64_t now_ms);
   bool seen(const PostKey& post);
+  // Whether each post was seen, under one lock: a worker does not queue for the lock per post.
+  std::vector<bool> seen_all(const std::vector<PostKey>& posts);
 
   // Up to `limit` pending deliveries to `notifier` with next_attempt_ms <= now_ms, earliest
   // next_attempt first, then in commit order. A row stays pending, and so due again, until one of

@@ -105,6 +105,40 @@ TEST_CASE("a batch is matched, committed with one delivery per notifier, then ac
   CHECK(metrics.render({}).find("lodestone_posts_total{source=\"test\",outcome=\"duplicate\"} 2") != std::string::npos);
 }
 
+TEST_CASE("batches waiting together are committed together, each with its own receipt", "[pipeline]") {
+  TempStore store;
+  Metrics metrics;
+  PipelineOptions options;
+  options.workers = 1;
+  options.default_notifiers = {"a"};
+  Pipeline pipeline(options, *store, metrics, rules("[[rule]]\nid = \"star\"\nmatch = \"lodestar\"\n"));
+  // Queued before the worker starts, so it takes them as one group: one post a batch (as the
+  // HTTP source gives one request), every third alerting, and batch 7 repeating batch 6's post.
+  std::vector<std::future<BatchReceipt>> futures;
+  for (int i = 0; i < 30; ++i) {
+    const std::string id = std::to_string(i == 7 ? 6 : i);
+    auto batch = posts({{id, i % 3 == 0 || i == 7 ? "a lodestar" : "nothing"}});
+    auto f = pipeline.submit(batch, PostSink::WhenFull::kRefuse);
+    REQUIRE(f);
+    futures.push_back(std::move(*f));
+  }
+  pipeline.start();
+  size_t alerts = 0;
+  for (int i = 0; i < 30; ++i) {
+    INFO("batch " << i);
+    const BatchReceipt r = futures[static_cast<size_t>(i)].get();
+    CHECK(r.committed);
+    CHECK(r.posts == 1);
+    // Batch 7 holds the post of batch 6: matched in the same group, but stored once.
+    CHECK(r.new_posts == (i == 7 ? 0u : 1u));
+    CHECK(r.alerts == (i % 3 == 0 ? 1u : 0u));
+    alerts += r.alerts;
+  }
+  CHECK(alerts == 10);
+  CHECK(count(*store, "a", DeliveryState::kPending) == 10);
+  CHECK(store->seen({"test", "29"}));
+}
+
 TEST_CASE("a full queue refuses or makes the source wait, and a batch larger than the queue still goes in alone",
           "[pipeline]") {
   TempStore store;
