@@ -22,6 +22,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -48,11 +49,18 @@ class Ran:
         self.code, self.out, self.err, self.wall, self.rss_kib, self.timed_out = code, out, err, wall, rss_kib, timed_out
 
 
-def run(cmd, timeout=None, stdin=None, env=None):
-    """Runs cmd; wall seconds and the child's own peak RSS (wait4), stdout and stderr as text."""
+RSS_TAG = "lodestone-bench-peak-rss-kib"
+
+
+def run(cmd, timeout=None, stdin=None, env=None, keep_stdout=True):
+    """Runs cmd; wall seconds, its peak RSS, stdout (unless keep_stdout is False: /dev/null) and
+    stderr as text. The peak RSS is GNU time's: a child forked from this Python process would
+    report this process's own size until it execs, which grows with the outputs kept here."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=stdin, env=env)
+        proc = subprocess.Popen(["/usr/bin/time", "-f", f"{RSS_TAG} %M"] + list(cmd),
+                                stdout=out if keep_stdout else subprocess.DEVNULL, stderr=err, stdin=stdin, env=env,
+                                start_new_session=True)
         timed_out = False
         deadline = None if timeout is None else start + timeout
         while True:
@@ -60,7 +68,7 @@ def run(cmd, timeout=None, stdin=None, env=None):
             if pid != 0:
                 break
             if deadline is not None and time.monotonic() > deadline:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)  # time and the command it runs
                 timed_out = True
                 pid, status, usage = os.wait4(proc.pid, 0)
                 break
@@ -69,8 +77,12 @@ def run(cmd, timeout=None, stdin=None, env=None):
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Ran(proc.returncode, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
-                   wall, usage.ru_maxrss, timed_out)
+        err_text = err.read().decode("utf-8", "replace")
+        rss = [int(l.split()[1]) for l in err_text.splitlines() if l.startswith(RSS_TAG + " ")]
+        err_text = "\n".join(l for l in err_text.splitlines()
+                             if not l.startswith(RSS_TAG + " ") and not l.startswith("Command exited with non-zero status"))
+        return Ran(proc.returncode, out.read().decode("utf-8", "replace") if keep_stdout else "", err_text,
+                   wall, rss[-1] if rss else 0, timed_out)
 
 
 def median_run(cmd, runs=RUNS, **kw):
@@ -158,7 +170,8 @@ def workload(name, rules, posts, tmp, stage_profile):
 
     # lodestone scan end to end, 1 worker and every core; --stats times the scan after the load.
     for workers in (1, CORES):
-        r = median_run([BIN, "scan", "--stats", "-j", str(workers), "--cache-dir", cache, "-r", rules, posts])
+        r = median_run([BIN, "scan", "--stats", "-j", str(workers), "--cache-dir", cache, "-r", rules, posts],
+                       keep_stdout=False)
         if r.code not in (0, 1):
             raise SystemExit(f"bench: {name}: lodestone scan failed:\n{r.err[-2000:]}")
         w[f"scan{workers}_s"] = stat(r.err, r"scanned [0-9.]+ MB in ([0-9.]+) s")
@@ -219,9 +232,11 @@ STAGES = [  # (stage, regex on callgrind's "file:function [object]" of a functio
     ("hit callback", r"on_match|decode_utf8_(at|before)"),
     ("parse", r"simdjson|PostReader|Post::add_field|repair_utf8|Post::field"),
     ("normalize", r"Normalizer|libicu"),
-    ("evaluate", r"ScannerState::(evaluate|eval_node|term_occurs|term_hit_ok|excluded|count_entities|describe|collect|add_occ|new_entity|mapped)|Scanner::scan|alert_id|sha256|step_back|step_forward|append_flat|for_each_hit"),
+    ("evaluate", r"ScannerState::(evaluate|eval_node|term_occurs|term_hit_ok|excluded|count_entities|collect|add_occ|new_entity)|Scanner::scan"),
+    ("describe (matches, snippets)", r"ScannerState::(describe|mapped)|step_back|step_forward|append_flat|for_each_hit"),
+    ("alert ids (SHA-256)", r"alert_id|sha256|Sha256|SHA256|libcrypto|to_hex"),
     ("match (set-up per post)", r"ScannerState::match|hs_scan\b"),
-    ("output", r"to_json|to_text|nlohmann|json_escape|fwrite|_IO_|__GI___libc_write|ScanRun::write"),
+    ("output (alert JSON, stdout)", r"to_json|to_text|JsonWriter|nlohmann|fwrite|_IO_|__GI___libc_write|ScanRun::write|basic_string.*(push_back|append)"),
     ("read", r"ScanRun::jsonl|fread|__libc_read|Chunk|new_chunk"),
     ("memory (malloc, memcpy)", r"malloc|free|memcpy|memmove|memset|operator new|operator delete|cfree|_int_"),
 ]

@@ -109,7 +109,9 @@ class JsonWriter {
 
 std::string to_json(const Alert& a) {
   std::string out;
-  out.reserve(512);
+  size_t size = 512 + a.post.title.size();
+  for (const auto& m : a.matches) size += 160 + m.snippet.size() + m.text.size() + m.term.size();
+  out.reserve(size);
   JsonWriter w(out);
   w.open('{').field("id", a.id);
   w.key("rule").open('{').field("id", a.rule.id).field("title", a.rule.title).field("severity", a.rule.severity);

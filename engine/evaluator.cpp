@@ -241,20 +241,32 @@ void ScannerState::describe(uint32_t rule_index, const Post& post, Alert& alert)
   alert.entities.clear();
   found.clear();
   new_entity_pass();
-  // Through the patterns this post hit, to the terms on them that count for this rule: a rule
-  // naming a list of thousands of names does not look at each of them.
-  for (uint32_t p : hit_patterns) {
+  // Every hit of term t that counts for it, as a span in original code points (spans of different
+  // forms compare there).
+  auto add_hits = [&](uint32_t t) {
+    const compiled::Term& term = rules.terms[t];
+    const uint32_t p = term.pattern;
     const uint8_t form = rules.patterns[p].form;
-    for (uint32_t i = rules.pattern_term_start[p]; i < rules.pattern_term_start[p + 1]; ++i) {
-      const uint32_t t = rules.pattern_terms[i];
-      if (!std::binary_search(rule.positive_terms.begin(), rule.positive_terms.end(), t)) continue;
-      const compiled::Term& term = rules.terms[t];
-      for (uint32_t h = pattern_head[p]; h != kNoHit; h = hits[h].next) {
-        const Hit& hit = hits[h];
-        if (!term_hit_ok(term, hit)) continue;
-        // Spans of different forms compare in original code points.
-        const NormalizedText& nt = mapped(hit.slot, form);
-        found.push_back({hit.slot, nt.src_begin[hit.start], nt.src_end[hit.end - 1], t, form});
+    for (uint32_t h = pattern_head[p]; h != kNoHit; h = hits[h].next) {
+      const Hit& hit = hits[h];
+      if (!term_hit_ok(term, hit)) continue;
+      const NormalizedText& nt = mapped(hit.slot, form);
+      found.push_back({hit.slot, nt.src_begin[hit.start], nt.src_end[hit.end - 1], t, form});
+    }
+  };
+  if (rule.positive_terms.size() <= hit_patterns.size()) {
+    // A rule of a few terms in a post that hit many patterns (a large rule set): its own terms,
+    // each looked up by its pattern's stamp.
+    for (uint32_t t : rule.positive_terms) {
+      if (pattern_gen[rules.terms[t].pattern] == gen) add_hits(t);
+    }
+  } else {
+    // Through the patterns this post hit, to the terms on them that count for this rule: a rule
+    // naming a list of thousands of names does not look at each of them.
+    for (uint32_t p : hit_patterns) {
+      for (uint32_t i = rules.pattern_term_start[p]; i < rules.pattern_term_start[p + 1]; ++i) {
+        const uint32_t t = rules.pattern_terms[i];
+        if (std::binary_search(rule.positive_terms.begin(), rule.positive_terms.end(), t)) add_hits(t);
       }
     }
   }
