@@ -26,7 +26,7 @@
 namespace lodestone::cli {
 namespace {
 
-constexpr size_t kChunkLines = 1024;
+constexpr size_t kChunkLines = 256;
 constexpr size_t kChunkBytes = size_t{1} << 20;
 
 bool is_jsonl(const std::string& path) {
@@ -321,8 +321,8 @@ class ScanRun {
       write(workers_.front()->run(chunk));
       return;
     }
-    // At most two chunks per worker in flight: memory stays bounded on any input size.
-    while (pending_.size() >= 2 * workers_.size()) write_front();
+    // At most four chunks per worker in flight: memory stays bounded on any input size.
+    while (pending_.size() >= 4 * workers_.size()) write_front();
     pending_.push_back(pool_->submit(std::move(chunk)));
   }
   void write_front() {
