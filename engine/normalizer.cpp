@@ -591,6 +591,21 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
   bool space = false;          // a space is due before the next kept character
   uint32_t space_begin = 0;
   uint32_t space_end = 0;
+  // Writes the space due before the next kept character, unless it goes: at the start, or next to
+  // a letter of an unspaced script. Something was dropped to make it due, so writing it stays
+  // behind reading.
+  auto write_due_space = [&](bool next_unspaced) {
+    if (w != 0 && !prev_unspaced && !next_unspaced) {
+      to_text[w] = ' ';
+      if constexpr (kMaps) {
+        to_begin[w] = space_begin;
+        to_end[w] = space_end;
+      }
+      ++w;
+      word_tail = 0;
+    }
+    space = false;
+  };
   for (size_t r = 0; r < n;) {
 #if defined(__SSE2__)
     // A run of ASCII letters, digits and single spaces, not ending in a space, is the same in the
@@ -619,20 +634,7 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
       size_t run = static_cast<size_t>(__builtin_ctz(~good | 0x10000u));
       while (run > 0 && (spaces >> (run - 1) & 1)) --run;
       if (run > 0) {
-        if (space) {
-          // The space due before this run (it starts with an ASCII word character). Something
-          // was dropped to make it due, so writing it stays behind reading.
-          if (w != 0 && !prev_unspaced) {
-            to_text[w] = ' ';
-            if constexpr (kMaps) {
-              to_begin[w] = space_begin;
-              to_end[w] = space_end;
-            }
-            ++w;
-            word_tail = 0;
-          }
-          space = false;
-        }
+        if (space) write_due_space(false);  // the run starts with an ASCII word character
         if (to_text != text || w != r) {
           std::memmove(to_text + w, text + r, run);
           if constexpr (kMaps) {
@@ -735,18 +737,7 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
     }
     const bool word = b < 0x80 ? kAscii[b] == 1 : is_word(c);
     const bool unspaced = b >= 0x80 && !word && is_unspaced(c);
-    if (space) {
-      if (w != 0 && !prev_unspaced && !unspaced) {
-        to_text[w] = ' ';
-        if constexpr (kMaps) {
-          to_begin[w] = space_begin;
-          to_end[w] = space_end;
-        }
-        ++w;
-        word_tail = 0;
-      }
-      space = false;
-    }
+    if (space) write_due_space(unspaced);
     word_tail = word ? std::min<size_t>(2, word_tail + 1) : 0;
     tail_letter = word && (b < 0x80 ? is_ascii_letter(static_cast<char>(b))
                                     : (U_GET_GC_MASK(static_cast<UChar32>(c)) & U_GC_L_MASK) != 0);
