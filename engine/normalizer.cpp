@@ -635,8 +635,14 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
       while (run > 0 && (spaces >> (run - 1) & 1)) --run;
       if (run > 0) {
         if (space) write_due_space(false);  // the run starts with an ASCII word character
+        if (to_text != text) {
+          // Into another object: all 16 bytes stored at once (w <= r and r + 16 <= n, so they
+          // fit); what lies past the run is overwritten later.
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(to_text + w), v);
+        } else if (w != r) {
+          std::memmove(to_text + w, text + r, run);  // in place: only the run, or unread input goes
+        }
         if (to_text != text || w != r) {
-          std::memmove(to_text + w, text + r, run);
           if constexpr (kMaps) {
             std::memmove(to_begin + w, begin + r, run * sizeof(uint32_t));
             std::memmove(to_end + w, end + r, run * sizeof(uint32_t));
