@@ -1,8 +1,9 @@
 // The status page's HTML.
 #include "engine/cli/status_page.h"
 
+#include <kainjow/mustache.hpp>
+
 #include <map>
-#include <set>
 
 #include "notifiers/email/email.h"
 
@@ -11,21 +12,8 @@ namespace {
 
 constexpr int64_t kHourMs = 3600 * 1000;
 
-std::string escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+// The escaping the email notifier's HTML uses too (mustache's).
+std::string escape(const std::string& s) { return kainjow::mustache::html_escape<std::string>(s); }
 
 }  // namespace
 
