@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 
+#include "engine/sources/http.h"
 #include "engine/sources/registry.h"
 #include "notifiers/registry.h"
 #include "rules/toml_source.h"
@@ -164,11 +165,7 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
         }
       }
       if (section.string("admin", value)) {
-        const size_t colon = value.value.rfind(':');
-        const std::string port = colon == std::string::npos ? "" : value.value.substr(colon + 1);
-        const bool digits = !port.empty() && port.size() <= 5 &&
-                            std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
-        if (colon == 0 || !digits || std::stoi(port) > 65535) {
+        if (!parse_listen_address(value.value)) {
           source.error(diags, "bad-value", value.place,
                        "admin must be host:port, such as \"127.0.0.1:9108\" or \"[::1]:9108\"");
         } else {

@@ -26,6 +26,7 @@
 #include "engine/metrics.h"
 #include "engine/pipeline.h"
 #include "engine/rule_tests.h"
+#include "engine/sources/http.h"
 #include "engine/sources/registry.h"
 #include "engine/store.h"
 #include "notifiers/registry.h"
@@ -325,17 +326,13 @@ int run_watch(const WatchOptions& given) {
       res.status = ready ? 200 : 503;
       res.set_content(ready ? "ready\n" : "shutting down\n", "text/plain; charset=utf-8");
     });
-    const auto colon = config->admin.rfind(':');
-    std::string host = colon == std::string::npos ? "127.0.0.1" : config->admin.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    const int port =
-        colon == std::string::npos ? std::atoi(config->admin.c_str()) : std::atoi(config->admin.c_str() + colon + 1);
+    const ListenAddress address = *parse_listen_address(config->admin);  // load_config checked it
     // Not httplib's default SO_REUSEPORT, which lets a second watcher bind the same port silently.
     admin.set_socket_options([](socket_t sock) {
       int yes = 1;
       ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     });
-    if (!admin.bind_to_port(host, port)) {
+    if (!admin.bind_to_port(address.host, address.port)) {
       spdlog::critical("admin: cannot listen on {}", config->admin);
       ready = false;
       for (auto& r : sources) r->source->stop();

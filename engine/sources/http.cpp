@@ -39,13 +39,9 @@ constexpr size_t kMaxListedErrors = 100;
 // rather than holding one of the few server threads.
 constexpr time_t kSocketTimeoutSeconds = 10;
 
-struct ListenAddress {
-  std::string host;  // without the brackets of an IPv6 address
-  int port = -1;
-};
+}  // namespace
 
-// "host:port" or "[v6 address]:port"; nullopt when it is neither.
-std::optional<ListenAddress> parse_listen(std::string_view text) {
+std::optional<ListenAddress> parse_listen_address(std::string_view text) {
   ListenAddress out;
   std::string_view port;
   if (!text.empty() && text.front() == '[') {
@@ -68,6 +64,8 @@ std::optional<ListenAddress> parse_listen(std::string_view text) {
   out.port = value;
   return out;
 }
+
+namespace {
 
 bool is_loopback(const std::string& host) {
   if (host == "localhost") return true;
@@ -193,7 +191,7 @@ std::string retry_after_value(double seconds) {
 std::string check_http_source_options(const HttpSourceOptions& o) {
   if (o.name.empty()) return "an http source needs a name";
   const std::string who = "http source \"" + o.name + "\": ";
-  const std::optional<ListenAddress> address = parse_listen(o.listen);
+  const std::optional<ListenAddress> address = parse_listen_address(o.listen);
   if (!address) {
     return who + "listen must be host:port or [IPv6 address]:port, not \"" + o.listen + "\"";
   }
@@ -398,7 +396,7 @@ HttpSource::HttpSource(HttpSourceOptions options) : state_(std::make_unique<Stat
   s.invalid = check_http_source_options(options);
   s.who = "http source \"" + options.name + "\"";
   if (s.invalid.empty()) {
-    s.address = *parse_listen(options.listen);
+    s.address = *parse_listen_address(options.listen);
     if (!options.token.empty()) s.token_digest = rules::Sha256().add(options.token).finish();
   }
   s.options = std::move(options);

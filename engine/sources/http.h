@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "lodestone/source.h"
 
@@ -21,6 +22,15 @@ struct HttpSourceOptions {
   double retry_after = 1;                 // seconds, sent in Retry-After with every 503
   int threads = 8;                        // requests served at once; more wait for a free thread
 };
+
+// A listen address: "host:port", or "[v6 address]:port" (an IPv6 address needs its brackets, or
+// its last group would be read as the port). The HTTP source's `listen` and the watcher's
+// `admin` are read by this one parser.
+struct ListenAddress {
+  std::string host;  // without the brackets of an IPv6 address
+  int port = -1;
+};
+std::optional<ListenAddress> parse_listen_address(std::string_view text);
 
 // Why these options cannot work, in one sentence that never quotes the token; empty when they can.
 // Refused, among others: a listen address that is not host:port, and an empty token on an address
