@@ -210,7 +210,7 @@ class ScanRun {
   }
 
   int finish() {
-    while (!pending_.empty()) write_front();
+    flush_pending();
     pool_.reset();
     std::fflush(stdout);
     ReadCounts c;
