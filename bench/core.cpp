@@ -47,9 +47,9 @@
 #include <utility>
 #include <vector>
 
-#include "engine/normalizer.h"
+#include "text/normalizer.h"
 #include "engine/post_reader.h"
-#include "lodestone/engine.h"
+#include "lodestone/scanner.h"
 #include "lodestone/rule_set.h"
 #include "rules/compiled.h"
 

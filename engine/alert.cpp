@@ -4,17 +4,10 @@
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
-#include "engine/hash.h"
-#include "engine/normalizer.h"
-#include "rules/sha256.h"
+#include "text/normalizer.h"
+#include "util/ids.h"
 
 namespace lodestone {
-
-std::string sha256_hex32(std::initializer_list<std::string_view> parts) {
-  rules::Sha256 h;
-  for (std::string_view part : parts) h.add(part).add(std::string_view("\0", 1));
-  return rules::to_hex(rules::as_chars(h.finish()).substr(0, 16));
-}
 
 std::string alert_id(std::string_view rule_id, std::string_view source, std::string_view post_id) {
   return sha256_hex32({rule_id, source, post_id});

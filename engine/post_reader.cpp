@@ -3,8 +3,8 @@
 
 #include <simdjson.h>
 
-#include "engine/hash.h"
-#include "engine/normalizer.h"
+#include "util/ids.h"
+#include "text/normalizer.h"
 
 namespace lodestone {
 

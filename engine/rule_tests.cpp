@@ -1,7 +1,7 @@
 // Rule self-tests: a test post per test string, scanned with the whole rule set.
 #include "engine/rule_tests.h"
 
-#include "lodestone/engine.h"
+#include "lodestone/scanner.h"
 #include "rules/compiled.h"
 
 namespace lodestone {

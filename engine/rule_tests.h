@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "lodestone/rule_set.h"
-#include "lodestone/status.h"
+#include "lodestone/diagnostics.h"
 
 namespace lodestone {
 

@@ -1,10 +1,10 @@
 // Scanner: match, evaluate the candidate rules, build one alert per rule that holds.
-#include "lodestone/engine.h"
+#include "lodestone/scanner.h"
 
 #include <algorithm>
 #include <ctime>
 
-#include "engine/clock.h"
+#include "util/clock.h"
 #include "engine/scanner_state.h"
 
 namespace lodestone {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/normalizer.h"
+#include "text/normalizer.h"
 #include "lodestone/alert.h"
 #include "lodestone/post.h"
 #include "lodestone/rule_set.h"

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/normalizer.h"
-#include "engine/sources/feed.h"
+#include "text/normalizer.h"
+#include "sources/feed/feed.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);

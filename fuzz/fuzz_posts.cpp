@@ -5,9 +5,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine/normalizer.h"
+#include "text/normalizer.h"
 #include "engine/post_reader.h"
-#include "lodestone/engine.h"
+#include "lodestone/scanner.h"
 #include "lodestone/rule_set.h"
 
 namespace {

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "lodestone/engine.h"
+#include "lodestone/scanner.h"
 #include "lodestone/rule_set.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,6 +1,6 @@
 // The notifier registry: every kind of notifier a config may name (`[[notifier]] type = ...`), the
-// options each declares, and how to build one. Adding a notifier is one folder and one line in
-// registry.cpp. Immutable tables; any thread.
+// options each declares, and how to build one. Adding a notifier is one folder, one line in
+// registry.cpp and one build option. Immutable tables; any thread.
 #pragma once
 
 #include <memory>
@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "engine/options.h"
 #include "lodestone/notifier.h"
+#include "watch/options.h"
 
 namespace lodestone {
 
@@ -22,7 +22,8 @@ struct NotifierKind {
   std::unique_ptr<Notifier> (*make)(const std::string& name, const OptionValues& values, std::string& error);
 };
 
-std::span<const NotifierKind> notifier_kinds();
+// The kinds this build has, in the order help lists them.
+std::span<const NotifierKind* const> notifier_kinds();
 const NotifierKind* find_notifier_kind(std::string_view type);
 
 }  // namespace lodestone

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "lodestone/status.h"
+#include "lodestone/diagnostics.h"
 
 namespace lodestone::compiled {
 
@@ -136,7 +136,7 @@ struct Rule {
   std::string severity;  // info | low | medium | high | critical
   std::vector<std::string> tags;
   std::vector<std::string> notify;
-  int64_t max_alerts_per_hour = 0;  // 0: no limit; the watcher holds back the rest (engine/pipeline.h)
+  int64_t max_alerts_per_hour = 0;  // 0: no limit; the watcher holds back the rest (watch/pipeline.h)
   uint8_t form = 0;
   uint32_t root = 0;                     // index into RuleSetData::nodes
   std::vector<uint32_t> positive_terms;  // terms whose hits are reported (not under NOT)

@@ -9,7 +9,7 @@
 #include <set>
 #include <tuple>
 
-#include "engine/normalizer.h"
+#include "text/normalizer.h"
 #include "rules/entity_list.h"
 #include "rules/hs_build.h"
 #include "rules/query.h"

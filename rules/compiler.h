@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "lodestone/status.h"
+#include "lodestone/diagnostics.h"
 #include "rules/compiled.h"
 #include "rules/hs_build.h"
 #include "rules/loader.h"

@@ -14,7 +14,7 @@
 #include <set>
 #include <unordered_map>
 
-#include "engine/normalizer.h"
+#include "text/normalizer.h"
 
 namespace lodestone::rules {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "lodestone/status.h"
+#include "lodestone/diagnostics.h"
 #include "rules/compiled.h"
 #include "rules/loader.h"
 

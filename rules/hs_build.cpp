@@ -21,7 +21,7 @@
 #include <stdexcept>
 #include <string_view>
 
-#include "rules/sha256.h"
+#include "util/sha256.h"
 
 namespace lodestone::rules {
 namespace {

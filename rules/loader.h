@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "lodestone/status.h"
+#include "lodestone/diagnostics.h"
 #include "rules/toml_source.h"
 
 namespace lodestone::rules {

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "lodestone/status.h"
+#include "lodestone/diagnostics.h"
 
 namespace lodestone::rules {
 

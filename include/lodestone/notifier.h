@@ -9,7 +9,7 @@
 
 namespace lodestone {
 
-// What one attempt to deliver one alert came to. The retry schedule (engine/retry.h) reads it.
+// What one attempt to deliver one alert came to. The retry schedule (watch/retry.h) reads it.
 struct DeliveryAttempt {
   enum class Outcome { kDelivered, kRetry, kDead };
   Outcome outcome = Outcome::kRetry;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "lodestone/status.h"
+#include "lodestone/diagnostics.h"
 
 namespace lodestone {
 

@@ -25,7 +25,7 @@ struct BatchReceipt {
   size_t alerts = 0;     // alerts newly stored
 };
 
-// The pipeline's entrance (engine/pipeline.h). Thread-safe: every source calls it from its own thread.
+// The pipeline's entrance (watch/pipeline.h). Thread-safe: every source calls it from its own thread.
 class PostSink {
  public:
   enum class WhenFull {

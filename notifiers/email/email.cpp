@@ -1,6 +1,6 @@
 // The email notifier: message text and HTML, RFC 2047 subjects, option checks, and one SMTP
 // transfer over libcurl (its MIME API builds the multipart/alternative body).
-#include "engine/curl_support.h"
+#include "net/curl_support.h"
 #include "notifiers/email/email.h"
 
 #include <curl/curl.h>
@@ -17,10 +17,9 @@
 #include <optional>
 #include <stdexcept>
 
-#include <kainjow/mustache.hpp>
-
+#include "notifiers/alert_render.h"
 #include "notifiers/template.h"
-#include "rules/sha256.h"
+#include "util/sha256.h"
 
 namespace lodestone {
 namespace {
@@ -30,7 +29,7 @@ namespace {
 constexpr size_t kEncodedWordBytes = 39;
 constexpr size_t kFoldAt = 78;
 
-std::string html(const std::string& s) { return kainjow::mustache::html_escape<std::string>(s); }
+std::string or_else(const std::string& a, const std::string& b) { return a.empty() ? b : a; }
 
 bool has_line_break(std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos; }
 
@@ -75,7 +74,7 @@ std::string base64(std::string_view bytes) {
   return out;
 }
 
-std::string hex(const rules::Digest& d, size_t digits) {
+std::string hex(const Digest& d, size_t digits) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (unsigned char b : d) {
@@ -118,81 +117,6 @@ std::string crlf(const std::string& text) {
   return out;
 }
 
-std::string or_else(const std::string& a, const std::string& b) { return a.empty() ? b : a; }
-
-// A match's snippet cut around its span: before, the span, after. Without a span found in the
-// snippet, the whole snippet comes back as `before`.
-struct SnippetParts {
-  std::string before, span, after;
-};
-SnippetParts split_snippet(const AlertMatch& m) {
-  if (m.snippet.empty()) return {"", m.text, ""};
-  size_t at = std::string::npos;
-  if (!m.text.empty() && m.snippet_at + m.text.size() <= m.snippet.size() &&
-      m.snippet.compare(m.snippet_at, m.text.size(), m.text) == 0) {
-    at = m.snippet_at;
-  } else if (!m.text.empty()) {
-    // An alert read back from JSON has no snippet_at: the first occurrence is the best guess.
-    at = m.snippet.find(m.text);
-  }
-  if (at == std::string::npos) return {m.snippet, "", ""};
-  return {m.snippet.substr(0, at), m.text, m.snippet.substr(at + m.text.size())};
-}
-
-std::string alert_text(const Alert& a) {
-  std::string t;
-  t += "Rule: " + or_else(a.rule.title, a.rule.id) + " (" + a.rule.id + "), severity " + a.rule.severity + "\n";
-  t += "Post: " + or_else(a.post.title, a.post.id) + "\n";
-  if (!a.post.url.empty()) t += "URL: " + a.post.url + "\n";
-  t += "Source: " + a.post.source + "\n";
-  if (!a.post.published.empty()) t += "Published: " + a.post.published + "\n";
-  if (!a.matches.empty()) t += "\nMatches:\n";
-  for (const AlertMatch& m : a.matches) {
-    const SnippetParts p = split_snippet(m);
-    t += "  " + m.field + ": " + p.before + (p.span.empty() ? "" : "[[" + p.span + "]]") + p.after + "\n";
-  }
-  if (!a.entities.empty()) t += "\nEntities:\n";
-  for (const AlertEntity& e : a.entities) {
-    t += "  " + or_else(e.name, e.id) + (e.kind.empty() ? "" : " (" + e.kind + ")");
-    if (!e.alias.empty() && e.alias != e.name) t += ", matched as " + e.alias;
-    t += "\n";
-  }
-  t += "\nAlert " + a.id + (a.matched_at.empty() ? "" : " at " + a.matched_at) + "\n";
-  return t;
-}
-
-std::string alert_html(const Alert& a) {
-  std::string h = "<section>\n";
-  h += "<h2>" + html(or_else(a.rule.title, a.rule.id)) + " <small>(" + html(a.rule.severity) + ")</small></h2>\n";
-  const std::string title = html(or_else(a.post.title, a.post.id));
-  h += a.post.url.empty() ? "<p><b>" + title + "</b></p>\n"
-                          : "<p><b><a href=\"" + html(a.post.url) + "\">" + title + "</a></b></p>\n";
-  h += "<p>Source: " + html(a.post.source);
-  if (!a.post.published.empty()) h += " · Published: " + html(a.post.published);
-  h += "</p>\n";
-  if (!a.matches.empty()) {
-    h += "<ul>\n";
-    for (const AlertMatch& m : a.matches) {
-      const SnippetParts p = split_snippet(m);
-      h += "<li><i>" + html(m.field) + "</i>: " + html(p.before) +
-           (p.span.empty() ? "" : "<mark>" + html(p.span) + "</mark>") + html(p.after) + "</li>\n";
-    }
-    h += "</ul>\n";
-  }
-  if (!a.entities.empty()) {
-    h += "<p>Entities:</p>\n<ul>\n";
-    for (const AlertEntity& e : a.entities) {
-      h += "<li>" + html(or_else(e.name, e.id)) + (e.kind.empty() ? "" : " (" + html(e.kind) + ")");
-      if (!e.alias.empty() && e.alias != e.name) h += ", matched as " + html(e.alias);
-      h += "</li>\n";
-    }
-    h += "</ul>\n";
-  }
-  h += "<p><small>Alert " + html(a.id) + (a.matched_at.empty() ? "" : " at " + html(a.matched_at)) +
-       "</small></p>\n</section>\n";
-  return h;
-}
-
 // Printable ASCII folded at spaces so that lines stay near 78 characters.
 std::string fold_ascii(const std::string& value) {
   std::string out;
@@ -232,8 +156,6 @@ std::string encode_subject(const std::string& value) {
   return out;
 }
 
-std::string alert_html_section(const Alert& alert) { return alert_html(alert); }
-
 EmailContent email_content(std::span<const Alert> alerts, const std::string& subject_prefix) {
   EmailContent c;
   const std::string prefix = subject_prefix.empty() ? "" : subject_prefix + " ";
@@ -241,9 +163,9 @@ EmailContent email_content(std::span<const Alert> alerts, const std::string& sub
     const Alert& a = alerts[0];
     c.subject = one_line(prefix + a.rule.severity + " " + or_else(a.rule.title, a.rule.id) + ": " +
                          or_else(a.post.title, a.post.id));
-    c.text = alert_text(a);
+    c.text = alert_text_body(a);
     c.html =
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n" + alert_html(a) + "</body></html>\n";
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n" + alert_html_section(a) + "</body></html>\n";
     return c;
   }
   c.subject = one_line(prefix + std::to_string(alerts.size()) + " alerts");
@@ -252,8 +174,8 @@ EmailContent email_content(std::span<const Alert> alerts, const std::string& sub
            " alerts</h1>\n";
   for (size_t i = 0; i < alerts.size(); ++i) {
     c.text +=
-        "\n--- " + std::to_string(i + 1) + " of " + std::to_string(alerts.size()) + " ---\n" + alert_text(alerts[i]);
-    c.html += "<hr>\n" + alert_html(alerts[i]);
+        "\n--- " + std::to_string(i + 1) + " of " + std::to_string(alerts.size()) + " ---\n" + alert_text_body(alerts[i]);
+    c.html += "<hr>\n" + alert_html_section(alerts[i]);
   }
   c.html += "</body></html>\n";
   return c;
@@ -543,9 +465,12 @@ DeliveryAttempt EmailNotifier::send_digest(std::span<const Alert> alerts, std::s
   }
   std::string message_id;
   if (alerts.size() == 1) {
-    message_id = "<" + message_id_part(alerts[0].id) + "@lodestone>";
+    // Appended rather than "<" + part + "@lodestone>": GCC 12 warns falsely (-Wrestrict) on that.
+    message_id = "<";
+    message_id += message_id_part(alerts[0].id);
+    message_id += "@lodestone>";
   } else {
-    rules::Sha256 sha;
+    Sha256 sha;
     for (const Alert& a : alerts) sha.add(a.id).add(std::string_view("\0", 1));
     message_id = "<digest-" + hex(sha.finish(), 32) + "@lodestone>";
   }

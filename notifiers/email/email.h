@@ -77,11 +77,6 @@ struct EmailContent {
 };
 EmailContent email_content(std::span<const Alert> alerts, const std::string& subject_prefix);
 
-// One alert as an HTML <section>: rule, post (linked), source, each match's snippet with the
-// span in <mark>, entities; everything escaped. The email's HTML part is made of these, and the
-// watcher's status page shows the same.
-std::string alert_html_section(const Alert& alert);
-
 // `value` as a Subject header value: printable ASCII folded at spaces, anything else as UTF-8
 // base64 encoded-words of at most 75 characters, one a line. Lines end "\r\n " between parts.
 std::string encode_subject(const std::string& value);

@@ -1,6 +1,6 @@
 // The webhook notifier: bodies, Standard Webhooks signatures, one libcurl handle, outcome mapping.
-#include "engine/clock.h"
-#include "engine/curl_support.h"
+#include "util/clock.h"
+#include "net/curl_support.h"
 #include "notifiers/webhook/webhook.h"
 
 #include <curl/curl.h>

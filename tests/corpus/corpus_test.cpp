@@ -12,10 +12,10 @@
 #include <map>
 #include <set>
 
-#include "engine/normalizer.h"
+#include "text/normalizer.h"
 #include "engine/post_reader.h"
-#include "lodestone/engine.h"
-#include "support.h"
+#include "lodestone/scanner.h"
+#include "support/rules.h"
 
 namespace {
 

@@ -12,7 +12,7 @@
 
 #include "rules/compiled.h"
 #include "rules/entity_list.h"
-#include "support.h"
+#include "support/rules.h"
 
 namespace {
 

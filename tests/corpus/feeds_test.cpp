@@ -16,8 +16,8 @@
 #include <sstream>
 #include <thread>
 
-#include "engine/sources/feed.h"
-#include "engine/store.h"
+#include "sources/feed/feed.h"
+#include "watch/store.h"
 
 namespace {
 

@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "support.h"
+#include "support/rules.h"
 
 using lodestone::testing::alerts;
 using lodestone::testing::post;

@@ -8,7 +8,7 @@
 #include <new>
 
 #include "engine/post_reader.h"
-#include "lodestone/engine.h"
+#include "lodestone/scanner.h"
 
 namespace {
 std::atomic<bool> counting{false};

@@ -1,7 +1,7 @@
 // Evaluating queries: NOT over the whole post, NEAR distances, ATLEAST, field scopes.
 #include <catch2/catch.hpp>
 
-#include "support.h"
+#include "support/rules.h"
 
 using lodestone::testing::alerting;
 using lodestone::testing::matches;

@@ -1,7 +1,7 @@
 // Matching terms in text: Unicode folding, word boundaries, prefixes, phrases and regexes.
 #include <catch2/catch.hpp>
 
-#include "support.h"
+#include "support/rules.h"
 
 using lodestone::testing::matches;
 

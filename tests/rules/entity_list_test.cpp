@@ -7,7 +7,7 @@
 
 #include "rules/compiled.h"
 #include "rules/entity_list.h"
-#include "support.h"
+#include "support/rules.h"
 
 using namespace lodestone;
 using namespace lodestone::testing;

@@ -1,7 +1,7 @@
 // Loading rule files: every mistake is an error at its file:line:col, and all are reported.
 #include <catch2/catch.hpp>
 
-#include "support.h"
+#include "support/rules.h"
 
 using Catch::Matchers::Contains;
 using lodestone::load_rule_set;

@@ -1,0 +1,189 @@
+// lodestone check: load, compile, self-test; every problem with its file:line:col.
+// Also what every command shares for loading rules: the options, and the figures of --stats.
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/config.h"
+#include "engine/rule_tests.h"
+#include "rules/compiled.h"
+#include "rules/hs_build.h"
+#include "rules/toml_source.h"
+
+namespace lodestone::cli {
+namespace {
+
+// 12345678 → "12,345,678"
+std::string grouped(uint64_t n) {
+  std::string digits = std::to_string(n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+std::string mib(uint64_t bytes) { return fixed(static_cast<double>(bytes) / (1024.0 * 1024.0), 1) + " MiB"; }
+
+std::string plural(uint64_t n, const char* one, const char* many) { return grouped(n) + " " + (n == 1 ? one : many); }
+
+std::string reasons(const std::vector<std::pair<std::string, size_t>>& counts) {
+  std::string out;
+  for (const auto& [why, n] : counts) out += (out.empty() ? "" : "; ") + why + " (" + grouped(n) + ")";
+  return out;
+}
+
+// What each entity list loaded and skipped, and why.
+void print_lists(const compiled::RuleSetData& d, std::ostream& out) {
+  for (const auto& l : d.entity_lists) {
+    std::string files;
+    for (const auto& f : l.files) files += (files.empty() ? "" : ", ") + std::filesystem::path(f).filename().string();
+    out << "list " << l.id << ": " << plural(l.entities, "entity", "entities") << " with "
+        << plural(l.aliases, "alias", "aliases");
+    if (l.reordered) out << " and " << grouped(l.reordered) << " First LAST orders";
+    out << ", " << plural(l.names, "name", "names") << " in all, loaded from " << plural(l.rows, "row", "rows")
+        << " of " << files << " in " << fixed(l.seconds, 2) << " s\n";
+    if (l.skipped_row_count()) {
+      out << "  skipped " << plural(l.skipped_row_count(), "row", "rows") << ": " << reasons(l.skipped_rows) << '\n';
+    }
+    if (l.skipped_name_count()) {
+      out << "  skipped " << plural(l.skipped_name_count(), "name", "names") << ": " << reasons(l.skipped_names)
+          << '\n';
+    }
+    if (l.skipped_entities) {
+      out << "  skipped " << plural(l.skipped_entities, "entity", "entities") << ": no name of theirs was left\n";
+    }
+  }
+}
+
+void print_stats(const compiled::RuleSetData& d, std::ostream& out) {
+  const auto& s = d.stats;
+  out << "stats: read " << plural(d.files.size(), "rule file", "rule files");
+  if (!d.entity_lists.empty()) out << " and " << plural(d.entity_lists.size(), "entity list", "entity lists");
+  out << " in " << fixed(s.read_seconds, 3) << " s; resolved " << plural(d.rules.size(), "rule", "rules") << " into "
+      << plural(d.terms.size(), "term", "terms") << " and " << plural(d.patterns.size(), "pattern", "patterns")
+      << " in " << fixed(s.resolve_seconds, 3) << " s\n";
+  size_t forms = 0;
+  for (auto* db : d.databases) forms += db != nullptr;
+  out << "stats: database " << mib(s.database_bytes) << " in " << plural(forms, "form", "forms") << ", ";
+  if (s.from_cache) {
+    out << "loaded from the cache in " << fixed(s.database_seconds, 3) << " s";
+  } else {
+    out << "compiled in " << fixed(s.database_seconds, 3) << " s (compiler peak " << mib(s.compile_peak_bytes) << ")";
+  }
+  if (!s.cache_file.empty()) out << "; cache " << s.cache_file;
+  out << '\n';
+  if (!s.cache_problem.empty()) out << "stats: cache entry not used: " << s.cache_problem << '\n';
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  out << "stats: load " << fixed(s.read_seconds + s.resolve_seconds + s.database_seconds, 3) << " s, peak memory "
+      << mib(static_cast<uint64_t>(ru.ru_maxrss) * 1024) << '\n';
+}
+
+}  // namespace
+
+void add_rule_options(CLI::App& app, RuleOptions& options) {
+  app.add_option("-c,--config", options.config, "lodestone.toml naming the rules");
+  app.add_flag("--stats", options.stats, "print load figures (time, database size, cache, memory) to stderr");
+  app.add_option("--cache-dir", options.cache_dir,
+                 "folder of the compiled-database cache (default $LODESTONE_CACHE_DIR, $XDG_CACHE_HOME/lodestone "
+                 "or ~/.cache/lodestone)");
+  app.add_flag("--no-cache", options.no_cache, "always compile; neither read nor write the cache");
+  app.add_option("--compile-time-limit", options.compile_time_limit,
+                 "seconds a compile may take before it fails (default 300)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--compile-memory-limit", options.compile_memory_limit,
+                 "MiB a compile may use before it fails (default 4096)")
+      ->check(CLI::PositiveNumber);
+}
+
+LoadOptions load_options_for(const RuleOptions& options, const Config* config) {
+  LoadOptions load;
+  if (options.no_cache) {
+    load.cache_dir.clear();
+  } else if (!options.cache_dir.empty()) {
+    load.cache_dir = options.cache_dir;
+  } else if (config && config->cache_dir) {
+    load.cache_dir = *config->cache_dir;
+  } else {
+    load.cache_dir = rules::default_cache_dir();
+  }
+  load.compile_time_limit = options.compile_time_limit > 0                  ? options.compile_time_limit
+                            : config && config->compile_time_limit ? *config->compile_time_limit
+                                                                   : kDefaultCompileTimeLimit;
+  const int64_t memory = options.compile_memory_limit > 0                      ? options.compile_memory_limit
+                         : config && config->compile_memory_limit ? *config->compile_memory_limit
+                                                                  : kDefaultCompileMemoryLimit;
+  load.compile_memory_limit = static_cast<uint64_t>(memory) * 1024 * 1024;
+  return load;
+}
+
+void check_rule_notifiers(const RuleSet& rules, const std::vector<std::string>& notifiers, Diagnostics& diags) {
+  for (const auto& rule : rules.data().rules) {
+    for (const auto& name : rule.notify) {
+      if (std::find(notifiers.begin(), notifiers.end(), name) != notifiers.end()) continue;
+      std::string msg = "rule '" + rule.id + "' notifies '" + name + "', which no [[notifier]] of the config defines";
+      if (auto near = rules::did_you_mean(name, notifiers)) msg += " (did you mean '" + *near + "'?)";
+      diags.error("unknown-notifier", rule.place, msg);
+    }
+  }
+}
+
+std::shared_ptr<const RuleSet> load_rules(const RuleOptions& options, bool* had_warnings) {
+  std::vector<std::string> paths = options.rules;
+  Diagnostics diags;
+  std::optional<Config> config;
+  if (!options.config.empty()) {
+    config = load_config(options.config, diags);
+    std::cerr << format_diagnostics(diags);
+    if (!config) return nullptr;
+    paths.insert(paths.end(), config->rules.begin(), config->rules.end());
+  }
+  if (paths.empty()) {
+    std::cerr << "lodestone: no rules given (use -c CONFIG or name rule files)\n";
+    return nullptr;
+  }
+  const LoadOptions load = load_options_for(options, config ? &*config : nullptr);
+  LoadResult result = load_rule_set(paths, load);
+  if (result.rule_set && config) {
+    std::vector<std::string> names;
+    for (const auto& n : config->notifiers) names.push_back(n.name);
+    check_rule_notifiers(*result.rule_set, names, result.diagnostics);
+    if (result.diagnostics.has_errors()) result.rule_set = nullptr;
+  }
+  std::cerr << format_diagnostics(result.diagnostics);
+  if (had_warnings) *had_warnings = !result.diagnostics.empty();
+  if (!result.rule_set) {
+    const size_t n = result.diagnostics.error_count();
+    std::cerr << "lodestone: " << n << " error" << (n == 1 ? "" : "s") << "; no rules loaded\n";
+    return nullptr;
+  }
+  if (options.stats) print_stats(result.rule_set->data(), std::cerr);
+  return result.rule_set;
+}
+
+int run_check(const CheckOptions& options) {
+  auto rules = load_rules(options);
+  if (!rules) return 1;
+  RuleTestReport report = run_rule_tests(rules);
+  std::cerr << format_diagnostics(report.failures);
+  const auto& d = rules->data();
+  print_lists(d, std::cout);
+  std::cout << (report.failed ? "FAILED: " : "ok: ") << d.rules.size() << " rules, " << d.entities.size()
+            << " entities, " << d.patterns.size() << " patterns from " << d.files.size() << " file"
+            << (d.files.size() == 1 ? "" : "s") << "; " << report.passed << " tests passed, " << report.failed
+            << " failed\n";
+  return report.failed ? 1 : 0;
+}
+
+}  // namespace lodestone::cli

@@ -1,0 +1,10 @@
+# find_package(lodestone): the scan core, as `cmake --install` put it. Link lodestone::engine.
+include(CMakeFindDependencyMacro)
+find_dependency(PkgConfig)
+pkg_check_modules(HS REQUIRED IMPORTED_TARGET libhs)
+find_dependency(ICU COMPONENTS uc i18n data)
+find_dependency(tomlplusplus)
+find_dependency(simdjson)
+find_dependency(nlohmann_json)
+find_dependency(OpenSSL)
+include(${CMAKE_CURRENT_LIST_DIR}/lodestone-targets.cmake)

@@ -1,0 +1,94 @@
+// libcurl set-up, URL splitting and cancellable transfers for feeds, webhooks and email.
+#include "net/curl_support.h"
+
+#include <algorithm>
+#include <mutex>
+#include <string_view>
+
+namespace lodestone {
+
+void curl_global_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+std::optional<UrlParts> split_url(const std::string& url, bool default_port) {
+  CURLU* u = curl_url();
+  if (!u) return std::nullopt;
+  std::optional<UrlParts> result;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+    auto get = [u](CURLUPart what, unsigned flags) {
+      char* s = nullptr;
+      std::string out;
+      if (curl_url_get(u, what, &s, flags) == CURLUE_OK && s) out = s;
+      curl_free(s);
+      return out;
+    };
+    UrlParts parts;
+    parts.scheme = get(CURLUPART_SCHEME, 0);
+    parts.host = get(CURLUPART_HOST, 0);
+    parts.port = get(CURLUPART_PORT, default_port ? CURLU_DEFAULT_PORT : 0);
+    parts.path = get(CURLUPART_PATH, 0);
+    parts.user = get(CURLUPART_USER, 0);
+    parts.password = get(CURLUPART_PASSWORD, 0);
+    for (CURLUPart what : {CURLUPART_PASSWORD, CURLUPART_QUERY}) {
+      for (unsigned flags : {0u, static_cast<unsigned>(CURLU_URLDECODE)}) {
+        std::string s = get(what, flags);
+        if (!s.empty()) parts.hidden.push_back(std::move(s));
+      }
+    }
+    const std::string query = get(CURLUPART_QUERY, 0);
+    for (size_t start = 0; start <= query.size();) {
+      size_t end = query.find('&', start);
+      if (end == std::string::npos) end = query.size();
+      const std::string_view pair = std::string_view(query).substr(start, end - start);
+      const size_t eq = pair.find('=');
+      if (eq != std::string_view::npos && eq + 1 < pair.size()) parts.hidden.emplace_back(pair.substr(eq + 1));
+      start = end + 1;
+    }
+    std::sort(parts.hidden.begin(), parts.hidden.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+    result = std::move(parts);
+  }
+  curl_url_cleanup(u);
+  return result;
+}
+
+bool is_header_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+CURLcode perform_cancellable(CURLM* multi, CURL* easy, const std::atomic<bool>& cancelled) {
+  constexpr int kPollMs = 100;
+  if (curl_multi_add_handle(multi, easy) != CURLM_OK) return CURLE_FAILED_INIT;
+  CURLcode code = CURLE_OK;
+  for (bool done = false; !done;) {
+    int running = 0;
+    if (curl_multi_perform(multi, &running) != CURLM_OK) {
+      code = CURLE_FAILED_INIT;
+      break;
+    }
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+      if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy) {
+        code = msg->data.result;
+        done = true;
+      }
+    }
+    if (done) break;
+    if (cancelled.load()) {
+      code = CURLE_ABORTED_BY_CALLBACK;
+      break;
+    }
+    curl_multi_poll(multi, nullptr, 0, kPollMs, nullptr);
+  }
+  curl_multi_remove_handle(multi, easy);
+  return code;
+}
+
+}  // namespace lodestone

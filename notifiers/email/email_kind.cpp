@@ -1,0 +1,45 @@
+// The `email` notifier kind (SMTP mail): its options and its factory, for notifiers/registry.cpp.
+#include "notifiers/email/email.h"
+#include "notifiers/registry.h"
+
+namespace lodestone {
+namespace {
+
+constexpr OptionSpec kEmailOptions[] = {
+    {"url", OptionType::kString, "", "smtp://host:587 (STARTTLS required) or smtps://host:465", true},
+    {"username", OptionType::kString, "", "SMTP AUTH user"},
+    {"password", OptionType::kSecret, "", "SMTP AUTH password"},
+    {"from", OptionType::kString, "", "sender address, local@domain", true},
+    {"to", OptionType::kStrings, "", "recipient addresses", true},
+    {"ca_file", OptionType::kString, "", "PEM CA bundle to verify a private relay with"},
+    {"timeout", OptionType::kDuration, "30s", "per attempt, connecting included"},
+    {"digest", OptionType::kDuration, "", "one mail per interval with every alert since the last"},
+    {"subject_prefix", OptionType::kString, "[lodestone]", "first word of every subject"},
+    {"text_template", OptionType::kString, "", "mustache file for the text part"},
+};
+
+std::unique_ptr<Notifier> make_email(const std::string& name, const OptionValues& v, std::string& error) {
+  EmailOptions o;
+  o.name = name;
+  o.url = v.string("url");
+  o.username = v.string("username");
+  o.password = v.string("password");
+  o.from = v.string("from");
+  o.to = v.strings("to");
+  o.ca_file = v.string("ca_file");
+  o.timeout = v.number("timeout", o.timeout);
+  o.digest = v.number("digest", 0);
+  o.subject_prefix = v.string("subject_prefix", o.subject_prefix);
+  o.text_template = v.string("text_template");
+  error = check_email_options(o);
+  if (!error.empty()) return nullptr;
+  return std::make_unique<EmailNotifier>(std::move(o));
+}
+
+}  // namespace
+
+extern const NotifierKind email_notifier_kind;  // listed in notifiers/registry.cpp
+const NotifierKind email_notifier_kind{"email", "SMTP mail per alert or per digest interval, text and HTML", kEmailOptions,
+                                  make_email};
+
+}  // namespace lodestone

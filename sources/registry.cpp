@@ -1,0 +1,48 @@
+// The source registry: the list of kinds, one line each, and the helpers their factories share.
+#include "sources/registry.h"
+
+#include <filesystem>
+
+#include "util/build_switch.h"
+
+namespace lodestone {
+
+// Every kind, one line each: its build switch (CMake's LODESTONE_SOURCE_<KIND>, defined 1 or 0
+// for this file) and the SourceKind its folder's <kind>_kind.cpp defines. A kind switched off is
+// neither compiled nor listed.
+#define LODESTONE_SOURCE_KINDS(X)                      \
+  X(LODESTONE_SOURCE_JSONL, jsonl_source_kind)         \
+  X(LODESTONE_SOURCE_DIRECTORY, directory_source_kind) \
+  X(LODESTONE_SOURCE_FEED, feed_source_kind)           \
+  X(LODESTONE_SOURCE_HTTP, http_source_kind)
+
+#define LODESTONE_DECLARE_KIND(flag, kind) extern const SourceKind kind;
+LODESTONE_SOURCE_KINDS(LODESTONE_DECLARE_KIND)
+
+namespace {
+#define LODESTONE_LIST_KIND(flag, kind) LODESTONE_LIST_IF_BUILT(flag, &kind)
+const SourceKind* const kKinds[] = {LODESTONE_SOURCE_KINDS(LODESTONE_LIST_KIND)};
+}  // namespace
+
+std::span<const SourceKind* const> source_kinds() { return kKinds; }
+
+const SourceKind* find_source_kind(std::string_view type) {
+  for (const SourceKind* kind : kKinds) {
+    if (type == kind->type) return kind;
+  }
+  return nullptr;
+}
+
+std::string resolve_path(const std::string& base, const std::string& path) {
+  if (path == "-" || path.empty()) return path;
+  const std::filesystem::path p(path);
+  return (p.is_absolute() || base.empty() ? p : std::filesystem::path(base) / p).string();
+}
+
+size_t positive_option(const OptionValues& v, const char* key, size_t fallback, std::string& error) {
+  const int64_t n = v.integer(key, static_cast<int64_t>(fallback));
+  if (n <= 0) error = std::string(key) + " must be above 0";
+  return n > 0 ? static_cast<size_t>(n) : fallback;
+}
+
+}  // namespace lodestone
