@@ -9,8 +9,6 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "engine/rule_tests.h"
-#include "rules/compiled.h"
-#include "rules/hs_build.h"
 #include "rules/toml_source.h"
 
 namespace lodestone::cli {
@@ -44,8 +42,8 @@ std::string reasons(const std::vector<std::pair<std::string, size_t>>& counts) {
 }
 
 // What each entity list loaded and skipped, and why.
-void print_lists(const compiled::RuleSetData& d, std::ostream& out) {
-  for (const auto& l : d.entity_lists) {
+void print_lists(const RuleSet& rules, std::ostream& out) {
+  for (const EntityListInfo& l : rules.entity_lists()) {
     std::string files;
     for (const auto& f : l.files) files += (files.empty() ? "" : ", ") + std::filesystem::path(f).filename().string();
     out << "list " << l.id << ": " << plural(l.entities, "entity", "entities") << " with "
@@ -66,15 +64,16 @@ void print_lists(const compiled::RuleSetData& d, std::ostream& out) {
   }
 }
 
-void print_stats(const compiled::RuleSetData& d, std::ostream& out) {
-  const auto& s = d.stats;
-  out << "stats: read " << plural(d.files.size(), "rule file", "rule files");
-  if (!d.entity_lists.empty()) out << " and " << plural(d.entity_lists.size(), "entity list", "entity lists");
-  out << " in " << fixed(s.read_seconds, 3) << " s; resolved " << plural(d.rules.size(), "rule", "rules") << " into "
-      << plural(d.terms.size(), "term", "terms") << " and " << plural(d.patterns.size(), "pattern", "patterns")
-      << " in " << fixed(s.resolve_seconds, 3) << " s\n";
-  size_t forms = 0;
-  for (auto* db : d.databases) forms += db != nullptr;
+void print_stats(const RuleSet& rules, std::ostream& out) {
+  const LoadStats& s = rules.stats();
+  out << "stats: read " << plural(rules.file_count(), "rule file", "rule files");
+  if (!rules.entity_lists().empty()) {
+    out << " and " << plural(rules.entity_lists().size(), "entity list", "entity lists");
+  }
+  out << " in " << fixed(s.read_seconds, 3) << " s; resolved " << plural(rules.rule_count(), "rule", "rules")
+      << " into " << plural(rules.term_count(), "term", "terms") << " and "
+      << plural(rules.pattern_count(), "pattern", "patterns") << " in " << fixed(s.resolve_seconds, 3) << " s\n";
+  const size_t forms = rules.database_count();
   out << "stats: database " << mib(s.database_bytes) << " in " << plural(forms, "form", "forms") << ", ";
   if (s.from_cache) {
     out << "loaded from the cache in " << fixed(s.database_seconds, 3) << " s";
@@ -116,7 +115,7 @@ LoadOptions load_options_for(const RuleOptions& options, const Config* config) {
   } else if (config && config->cache_dir) {
     load.cache_dir = *config->cache_dir;
   } else {
-    load.cache_dir = rules::default_cache_dir();
+    load.cache_dir = default_cache_dir();
   }
   load.compile_time_limit = options.compile_time_limit > 0                  ? options.compile_time_limit
                             : config && config->compile_time_limit ? *config->compile_time_limit
@@ -129,7 +128,8 @@ LoadOptions load_options_for(const RuleOptions& options, const Config* config) {
 }
 
 void check_rule_notifiers(const RuleSet& rules, const std::vector<std::string>& notifiers, Diagnostics& diags) {
-  for (const auto& rule : rules.data().rules) {
+  for (size_t i = 0; i < rules.rule_count(); ++i) {
+    const RuleInfo& rule = rules.rule(i);
     for (const auto& name : rule.notify) {
       if (std::find(notifiers.begin(), notifiers.end(), name) != notifiers.end()) continue;
       std::string msg = "rule '" + rule.id + "' notifies '" + name + "', which no [[notifier]] of the config defines";
@@ -168,7 +168,7 @@ std::shared_ptr<const RuleSet> load_rules(const RuleOptions& options, bool* had_
     std::cerr << "lodestone: " << n << " error" << (n == 1 ? "" : "s") << "; no rules loaded\n";
     return nullptr;
   }
-  if (options.stats) print_stats(result.rule_set->data(), std::cerr);
+  if (options.stats) print_stats(*result.rule_set, std::cerr);
   return result.rule_set;
 }
 
@@ -177,11 +177,10 @@ int run_check(const CheckOptions& options) {
   if (!rules) return 1;
   RuleTestReport report = run_rule_tests(rules);
   std::cerr << format_diagnostics(report.failures);
-  const auto& d = rules->data();
-  print_lists(d, std::cout);
-  std::cout << (report.failed ? "FAILED: " : "ok: ") << d.rules.size() << " rules, " << d.entities.size()
-            << " entities, " << d.patterns.size() << " patterns from " << d.files.size() << " file"
-            << (d.files.size() == 1 ? "" : "s") << "; " << report.passed << " tests passed, " << report.failed
+  print_lists(*rules, std::cout);
+  std::cout << (report.failed ? "FAILED: " : "ok: ") << rules->rule_count() << " rules, " << rules->entity_count()
+            << " entities, " << rules->pattern_count() << " patterns from " << rules->file_count() << " file"
+            << (rules->file_count() == 1 ? "" : "s") << "; " << report.passed << " tests passed, " << report.failed
             << " failed\n";
   return report.failed ? 1 : 0;
 }

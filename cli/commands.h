@@ -20,7 +20,7 @@ struct RuleOptions {
   std::string config;
   std::vector<std::string> rules;
   bool stats = false;                 // print load (and scan) figures to stderr
-  std::string cache_dir;              // --cache-dir; default: rules::default_cache_dir()
+  std::string cache_dir;              // --cache-dir; default: default_cache_dir()
   bool no_cache = false;              // --no-cache
   double compile_time_limit = -1;     // seconds; -1: unset
   int64_t compile_memory_limit = -1;  // MiB; -1: unset

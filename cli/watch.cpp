@@ -30,7 +30,6 @@
 #include "util/listen_address.h"
 #include "watch/store.h"
 #include "notifiers/registry.h"
-#include "rules/compiled.h"
 
 namespace lodestone::cli {
 namespace {
@@ -103,8 +102,8 @@ class RuleWatcher {
       }
     }
     if (rules) {
-      for (const auto& file : rules->data().files) add_dir(std::filesystem::path(file).parent_path());
-      for (const auto& list : rules->data().entity_lists) {
+      for (const auto& file : rules->files()) add_dir(std::filesystem::path(file).parent_path());
+      for (const EntityListInfo& list : rules->entity_lists()) {
         for (const auto& f : list.files) {
           add_dir(std::filesystem::path(f).parent_path());
           list_files_.insert(std::filesystem::path(f).filename().string());
@@ -196,7 +195,7 @@ int run_watch(const WatchOptions& given) {
     return 1;
   }
   metrics.set_rules(rules->rule_count(), true, "");
-  spdlog::info("loaded {} rules ({} patterns) from {} files", rules->rule_count(), rules->term_count(),
+  spdlog::info("loaded {} rules ({} patterns) from {} files", rules->rule_count(), rules->pattern_count(),
                rules->file_count());
 
   // Notifiers and their dispatchers.
@@ -363,7 +362,7 @@ int run_watch(const WatchOptions& given) {
     pipeline.set_rules(next);
     metrics.set_rules(next->rule_count(), true, "");
     if (config->watch_rules) rule_watcher.watch(paths, next.get());
-    spdlog::info("reloaded: {} rules ({} patterns)", next->rule_count(), next->term_count());
+    spdlog::info("reloaded: {} rules ({} patterns)", next->rule_count(), next->pattern_count());
   };
 
   // The main loop: signals, rule changes, and housekeeping every second.

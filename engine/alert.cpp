@@ -183,10 +183,6 @@ std::optional<Alert> alert_from_json(std::string_view json, std::string& error) 
       match.byte_start = number(m, "byte_start");
       match.byte_end = number(m, "byte_end");
       match.snippet = text(m, "snippet");
-      // The JSON does not carry the span's place in the snippet: its first occurrence there is it
-      // unless the same text also stands in the context before it.
-      const size_t at = match.snippet.find(match.text);
-      match.snippet_at = at == std::string::npos ? 0 : static_cast<uint32_t>(at);
       match.entity = text(m, "entity");
       match.entity_list = text(m, "list");
       a.matches.push_back(std::move(match));
@@ -203,6 +199,22 @@ std::optional<Alert> alert_from_json(std::string_view json, std::string& error) 
   return a;
 }
 
+size_t span_in_snippet(const AlertMatch& m) {
+  const std::string& s = m.snippet;
+  size_t at = m.start > kSnippetContext && s.starts_with("…") ? std::string_view("…").size() : 0;
+  for (uint32_t chars = std::min(m.start, kSnippetContext); chars > 0 && at < s.size(); --chars) {
+    ++at;
+    while (at < s.size() && (static_cast<unsigned char>(s[at]) & 0xC0) == 0x80) ++at;
+  }
+  // Line breaks in the span are flattened in the snippet, byte for byte.
+  if (at + m.text.size() > s.size()) return std::string::npos;
+  for (size_t i = 0; i < m.text.size(); ++i) {
+    const char c = m.text[i];
+    if (s[at + i] != ((c == '\n' || c == '\r' || c == '\t') ? ' ' : c)) return std::string::npos;
+  }
+  return at;
+}
+
 std::string to_text(const Alert& a, bool color) {
   const char* open = color ? "\x1b[1;31m" : "«";
   const char* close = color ? "\x1b[0m" : "»";
@@ -214,14 +226,15 @@ std::string to_text(const Alert& a, bool color) {
   for (size_t i = 0; i < a.matches.size();) {
     const AlertMatch& first = a.matches[i];
     const std::string& s = first.snippet;
+    const size_t first_at = span_in_snippet(first);
     const size_t tail = s.size() >= 3 && s.compare(s.size() - 3, 3, "…") == 0 ? s.size() - 3 : s.size();
     std::string marked;
     size_t copied = 0;
     for (; i < a.matches.size() && a.matches[i].field == first.field; ++i) {
       const AlertMatch& m = a.matches[i];
-      const size_t at = first.snippet_at + (m.byte_start - first.byte_start);
+      const size_t at = first_at + (m.byte_start - first.byte_start);
       const size_t len = m.byte_end - m.byte_start;
-      if (at < copied || at + len > tail) continue;  // overlaps a marked span, or lies outside
+      if (first_at == std::string::npos || at < copied || at + len > tail) continue;  // overlaps a marked span, or lies outside
       marked += s.substr(copied, at - copied) + open + s.substr(at, len) + close;
       copied = at + len;
     }

@@ -206,7 +206,7 @@ void ScannerState::collect_occurrences(uint32_t index, bool is_b) {
 namespace {
 
 // Moves back (or forward) up to `count` code points from byte `pos` of valid UTF-8 `s`.
-size_t step_back(const std::string& s, size_t pos, int count) {
+size_t step_back(const std::string& s, size_t pos, uint32_t count) {
   while (pos > 0 && count > 0) {
     --pos;
     while (pos > 0 && (static_cast<unsigned char>(s[pos]) & 0xC0) == 0x80) --pos;
@@ -215,7 +215,7 @@ size_t step_back(const std::string& s, size_t pos, int count) {
   return pos;
 }
 
-size_t step_forward(const std::string& s, size_t pos, int count) {
+size_t step_forward(const std::string& s, size_t pos, uint32_t count) {
   while (pos < s.size() && count > 0) {
     ++pos;
     while (pos < s.size() && (static_cast<unsigned char>(s[pos]) & 0xC0) == 0x80) ++pos;
@@ -230,8 +230,6 @@ void append_flat(std::string& out, const std::string& s, size_t from, size_t to)
     out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
   }
 }
-
-constexpr int kSnippetContext = 30;  // code points of context on each side of a match
 
 }  // namespace
 
@@ -298,7 +296,6 @@ void ScannerState::describe(uint32_t rule_index, const Post& post, Alert& alert)
     const size_t from = step_back(original, m.byte_start, kSnippetContext);
     const size_t to = step_forward(original, m.byte_end, kSnippetContext);
     if (from > 0) m.snippet = "…";
-    m.snippet_at = static_cast<uint32_t>(m.snippet.size() + (m.byte_start - from));
     append_flat(m.snippet, original, from, to);
     if (to < original.size()) m.snippet += "…";
     if (term.entity >= 0) {

@@ -34,7 +34,6 @@ std::span<const Alert> Scanner::scan(const Post& post) {
     alert.rule = {rule.id, rule.title, rule.severity, rule.tags};
     alert.post = {post.id, post.source, std::string(post.field("title")), std::string(post.field("url")),
                   std::string(post.field("published"))};
-    alert.notify = rule.notify;
     alert.matched_at = now;
     s.describe(r, post, alert);
   }

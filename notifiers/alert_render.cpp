@@ -14,14 +14,9 @@ std::string or_else(const std::string& a, const std::string& b) { return a.empty
 
 SnippetParts split_snippet(const AlertMatch& m) {
   if (m.snippet.empty()) return {"", m.text, ""};
-  size_t at = std::string::npos;
-  if (!m.text.empty() && m.snippet_at + m.text.size() <= m.snippet.size() &&
-      m.snippet.compare(m.snippet_at, m.text.size(), m.text) == 0) {
-    at = m.snippet_at;
-  } else if (!m.text.empty()) {
-    // An alert read back from JSON has no snippet_at: the first occurrence is the best guess.
-    at = m.snippet.find(m.text);
-  }
+  size_t at = m.text.empty() ? std::string::npos : span_in_snippet(m);
+  // A snippet that is not as the scanner writes it: its first occurrence is the best guess.
+  if (at == std::string::npos && !m.text.empty()) at = m.snippet.find(m.text);
   if (at == std::string::npos) return {m.snippet, "", ""};
   return {m.snippet.substr(0, at), m.text, m.snippet.substr(at + m.text.size())};
 }

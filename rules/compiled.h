@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lodestone/diagnostics.h"
+#include "lodestone/rule_set.h"
 
 namespace lodestone::compiled {
 
@@ -65,40 +66,8 @@ struct Entity {
   std::string list;  // the [[entities]] list it came from; empty for an [[entity]]
 };
 
-// What loading one [[entities]] list gave: `lodestone check` prints it.
-struct EntityListInfo {
-  std::string id;
-  std::vector<std::string> files;  // the main file, then the alias file
-  size_t rows = 0;                 // data rows read, in both files
-  size_t entities = 0;             // entities loaded
-  size_t names = 0;                // names loaded: each entity's name and aliases, reorderings included
-  size_t aliases = 0;              // of which aliases (not an entity's own name, not a reordering)
-  size_t reordered = 0;            // of which "First LAST" reorderings of "LAST, First"
-  // Why rows, entities and names were skipped, with counts, in the order first met.
-  std::vector<std::pair<std::string, size_t>> skipped_rows;
-  std::vector<std::pair<std::string, size_t>> skipped_names;
-  size_t skipped_entities = 0;  // entities none of whose names was left
-  double seconds = 0;           // reading and filtering
-  size_t skipped_row_count() const { return total(skipped_rows); }
-  size_t skipped_name_count() const { return total(skipped_names); }
-  static size_t total(const std::vector<std::pair<std::string, size_t>>& counts) {
-    size_t n = 0;
-    for (const auto& [why, count] : counts) n += count;
-    return n;
-  }
-};
-
-// How long loading took and where the databases came from: `--stats` prints it.
-struct LoadStats {
-  double read_seconds = 0;      // rule files and entity lists read
-  double resolve_seconds = 0;   // names resolved, terms normalized
-  double database_seconds = 0;  // Hyperscan databases compiled, or loaded from the cache
-  bool from_cache = false;
-  std::string cache_file;
-  std::string cache_problem;          // why a cache entry present was not used, or not written
-  uint64_t database_bytes = 0;
-  uint64_t compile_peak_bytes = 0;    // peak memory of the compiling process; 0 from the cache
-};
+using lodestone::EntityListInfo;
+using lodestone::LoadStats;
 
 // A query node. Children are indices into RuleSetData::children[first, first + count).
 struct Node {
@@ -130,19 +99,14 @@ struct RuleTest {
   std::string source_line;
 };
 
-struct Rule {
-  std::string id;
-  std::string title;
-  std::string severity;  // info | low | medium | high | critical
-  std::vector<std::string> tags;
-  std::vector<std::string> notify;
-  int64_t max_alerts_per_hour = 0;  // 0: no limit; the watcher holds back the rest (watch/pipeline.h)
+// What RuleSet::rule() shows (id, title, severity, tags, notify, max_alerts_per_hour, place), and
+// the compiled query.
+struct Rule : RuleInfo {
   uint8_t form = 0;
   uint32_t root = 0;                     // index into RuleSetData::nodes
   std::vector<uint32_t> positive_terms;  // terms whose hits are reported (not under NOT)
   std::vector<RuleTest> tests;
   std::vector<std::string> test_fields;  // where a plain test string goes
-  SourcePlace place;
 };
 
 struct RuleSetData {

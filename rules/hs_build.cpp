@@ -2,6 +2,8 @@
 // compile in a forked child that the parent watches against the time and memory budgets.
 #include "rules/hs_build.h"
 
+#include "lodestone/rule_set.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -803,6 +805,10 @@ bool build_databases(const std::array<DatabaseInput, compiled::kForms>& inputs, 
   return true;
 }
 
+}  // namespace lodestone::rules
+
+namespace lodestone {
+
 std::string default_cache_dir() {
   auto env = [](const char* name) {
     const char* v = std::getenv(name);
@@ -815,4 +821,4 @@ std::string default_cache_dir() {
   return "";
 }
 
-}  // namespace lodestone::rules
+}  // namespace lodestone

@@ -68,9 +68,4 @@ struct BuildError {
 bool build_databases(const std::array<DatabaseInput, compiled::kForms>& inputs, const BuildOptions& options,
                      std::array<hs_database_t*, compiled::kForms>& out, BuildStats& stats, BuildError& error);
 
-// The default cache folder: $LODESTONE_CACHE_DIR, else $XDG_CACHE_HOME/lodestone, else
-// $HOME/.cache/lodestone; empty when none of them is set. An empty or relative XDG_CACHE_HOME
-// counts as unset, as the XDG base directory spec says.
-std::string default_cache_dir();
-
 }  // namespace lodestone::rules

@@ -31,8 +31,25 @@ int RuleSetData::field_id(std::string_view name) const {
 RuleSet::RuleSet(std::unique_ptr<compiled::RuleSetData> data) : data_(std::move(data)) {}
 RuleSet::~RuleSet() = default;
 size_t RuleSet::rule_count() const { return data_->rules.size(); }
-size_t RuleSet::term_count() const { return data_->patterns.size(); }
+size_t RuleSet::term_count() const { return data_->terms.size(); }
+size_t RuleSet::pattern_count() const { return data_->patterns.size(); }
+size_t RuleSet::entity_count() const { return data_->entities.size(); }
+size_t RuleSet::database_count() const {
+  size_t n = 0;
+  for (const hs_database_t* db : data_->databases) n += db != nullptr;
+  return n;
+}
 size_t RuleSet::file_count() const { return data_->files.size(); }
+const RuleInfo& RuleSet::rule(size_t index) const { return data_->rules[index]; }
+const RuleInfo* RuleSet::find_rule(std::string_view id) const {
+  for (const compiled::Rule& r : data_->rules) {
+    if (r.id == id) return &r;
+  }
+  return nullptr;
+}
+const std::vector<std::string>& RuleSet::files() const { return data_->files; }
+std::span<const EntityListInfo> RuleSet::entity_lists() const { return data_->entity_lists; }
+const LoadStats& RuleSet::stats() const { return data_->stats; }
 
 namespace {
 

@@ -10,19 +10,11 @@
 
 #include "util/clock.h"
 #include "lodestone/scanner.h"
-#include "rules/compiled.h"
 
 namespace lodestone {
 namespace {
 
 constexpr int64_t kHourMs = 3600 * 1000;
-
-const compiled::Rule* find_rule(const RuleSet& rules, const std::string& id) {
-  for (const auto& rule : rules.data().rules) {
-    if (rule.id == id) return &rule;
-  }
-  return nullptr;
-}
 
 }  // namespace
 
@@ -64,14 +56,14 @@ class WorkerState {
  public:
   std::shared_ptr<const RuleSet> rules;
   std::unique_ptr<Scanner> scanner;
-  std::unordered_map<std::string, const compiled::Rule*> rule_by_id;
+  std::unordered_map<std::string, const RuleInfo*> rule_by_id;
 
   void use(std::shared_ptr<const RuleSet> next) {
     if (next == rules) return;
     rules = std::move(next);
     scanner = std::make_unique<Scanner>(rules);
     rule_by_id.clear();
-    for (const auto& rule : rules->data().rules) rule_by_id[rule.id] = &rule;
+    for (size_t i = 0; i < rules->rule_count(); ++i) rule_by_id[rules->rule(i).id] = &rules->rule(i);
   }
 };
 
@@ -217,9 +209,10 @@ std::vector<BatchReceipt> Pipeline::process(std::vector<Batch>& group, WorkerSta
           a.source = post.source;
           a.post_id = post.id;
           a.json = to_json(alert);
-          a.notifiers = alert.notify.empty() ? options_.default_notifiers : alert.notify;
           auto it = state.rule_by_id.find(alert.rule.id);
-          const int64_t limit = it == state.rule_by_id.end() ? 0 : it->second->max_alerts_per_hour;
+          const RuleInfo* rule = it == state.rule_by_id.end() ? nullptr : it->second;
+          a.notifiers = !rule || rule->notify.empty() ? options_.default_notifiers : rule->notify;
+          const int64_t limit = rule ? rule->max_alerts_per_hour : 0;
           a.held = throttle_.hold(alert.rule.id, limit, now);
           alert_rules.push_back(alert.rule.id);
           alerts.push_back(std::move(a));
@@ -264,7 +257,7 @@ void Pipeline::flush_throttle(int64_t now) {
     alert.rule.id = s.rule;
     alert.rule.severity = "info";
     std::vector<std::string> notifiers = options_.default_notifiers;
-    if (const compiled::Rule* rule = find_rule(*rules, s.rule)) {
+    if (const RuleInfo* rule = rules->find_rule(s.rule)) {
       alert.rule.title = rule->title;
       alert.rule.severity = rule->severity;
       alert.rule.tags = rule->tags;

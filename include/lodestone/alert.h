@@ -18,8 +18,7 @@ struct AlertMatch {
   uint32_t end = 0;
   uint32_t byte_start = 0;  // the same span in UTF-8 bytes of the original field text
   uint32_t byte_end = 0;
-  std::string snippet;      // the span with some context, "…" where cut
-  uint32_t snippet_at = 0;  // byte offset of the span in `snippet`; not part of the JSON
+  std::string snippet;      // the span with kSnippetContext code points around it, "…" where cut
   std::string entity;       // id of the entity this term names, empty when it names none
   std::string entity_list;  // the [[entities]] list of that entity; empty for an [[entity]]
 };
@@ -53,9 +52,18 @@ struct Alert {
   AlertPost post;
   std::vector<AlertMatch> matches;
   std::vector<AlertEntity> entities;
-  std::string matched_at;           // RFC 3339 UTC, seconds ("2026-01-11T11:08:03Z")
-  std::vector<std::string> notify;  // notifier names from the rule; not part of the JSON
+  std::string matched_at;  // RFC 3339 UTC, seconds ("2026-01-11T11:08:03Z")
 };
+
+// Code points of the original text a snippet keeps on each side of its span (fewer where the
+// field begins or ends), line breaks and tabs flattened to spaces.
+constexpr uint32_t kSnippetContext = 30;
+
+// The byte offset of the span in `m.snippet`, from the span's own offsets: a snippet starts with
+// "…" exactly when more than kSnippetContext code points precede the span, then holds
+// min(start, kSnippetContext) of them. npos when the snippet does not hold `m.text` there (an
+// alert edited by hand, or one from another version).
+size_t span_in_snippet(const AlertMatch& m);
 
 // The first 32 hex digits of SHA-256 over rule id, source and post id, each followed by a NUL
 // byte, so ("ab","c") and ("a","bc") differ. The same (rule, post) always gives the same id.
@@ -64,9 +72,8 @@ std::string alert_id(std::string_view rule_id, std::string_view source, std::str
 // The alert as one line of JSON (DESIGN.md "Alerts"), without a trailing newline.
 std::string to_json(const Alert& alert);
 
-// The alert back from its JSON (the store keeps JSON; notifiers take an Alert). `notify` stays
-// empty and `snippet_at` is found again in the snippet. nullopt, with `error` set, when `json` is
-// not an alert object.
+// The alert back from its JSON (the store keeps JSON; notifiers take an Alert). nullopt, with
+// `error` set, when `json` is not an alert object.
 std::optional<Alert> alert_from_json(std::string_view json, std::string& error);
 
 // One readable line: severity, rule, source and post id, then for each field with matches the

@@ -59,7 +59,7 @@ TEST_CASE("a snippet shows the match in its context, cut with an ellipsis", "[al
   CHECK(m.snippet.rfind("…", 0) == 0);
   CHECK(m.snippet.find("gallium prices") != std::string::npos);  // line breaks flattened
   CHECK(m.snippet.substr(m.snippet.size() - 3) == "…");
-  CHECK(m.snippet.substr(m.snippet_at, 7) == "gallium");
+  CHECK(m.snippet.substr(lodestone::span_in_snippet(m), 7) == "gallium");
 }
 
 TEST_CASE("an alert names the entity and the alias that matched", "[alert]") {

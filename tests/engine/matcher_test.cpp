@@ -110,7 +110,7 @@ match = '@a'
 id = "two"
 match = 'gallium AND germanium'
 )");
-  CHECK(set->term_count() == 2);
+  CHECK(set->pattern_count() == 2);
   CHECK(lodestone::testing::alerting(set, lodestone::testing::post({{"body", "Gallium and germanium"}})) ==
         std::vector<std::string>{"one", "two"});
 }

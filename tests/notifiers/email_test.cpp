@@ -174,7 +174,6 @@ Alert sample_alert(const std::string& post_id = "M.1") {
   m.byte_start = 9;
   m.byte_end = 15;
   m.snippet = "…中國對稀土出口…";
-  m.snippet_at = 12;  // after "…中國對": 3 + 9 bytes
   a.matches.push_back(m);
   a.entities.push_back({"scott-bessent", "Scott Bessent", "person", "", "貝森特"});
   a.matched_at = "2026-01-11T11:08:03Z";

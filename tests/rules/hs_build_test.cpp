@@ -28,7 +28,7 @@ using lodestone::compiled::kForms;
 using lodestone::rules::build_databases;
 using lodestone::rules::BuildOptions;
 using lodestone::rules::DatabaseInput;
-using lodestone::rules::default_cache_dir;
+using lodestone::default_cache_dir;
 using Inputs = std::array<DatabaseInput, kForms>;
 
 constexpr unsigned kRegex = HS_FLAG_SOM_LEFTMOST | HS_FLAG_UTF8;

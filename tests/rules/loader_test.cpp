@@ -34,7 +34,7 @@ match = ["gallium", { title = "貝森特" }]
 no_match = ["nothing"]
 )");
   CHECK(set->rule_count() == 1);
-  CHECK(set->term_count() == 5);  // gallium, 鎵, Scott Bessent, Bessent, 貝森特
+  CHECK(set->pattern_count() == 5);  // gallium, 鎵, Scott Bessent, Bessent, 貝森特
 }
 
 TEST_CASE("an unknown key names its place and suggests the key meant", "[loader]") {
