@@ -1,12 +1,10 @@
 // lodestone watch: the daemon. Sources → pipeline → store → one dispatcher per notifier, an admin
 // HTTP endpoint, rule reload on file change or SIGHUP, and a draining shutdown on SIGTERM/SIGINT.
 // lodestone notify-test: one sample alert through one notifier.
-#include <httplib.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -19,15 +17,14 @@
 
 #include "cli/commands.h"
 #include "cli/config.h"
-#include "watch/status_page.h"
 #include "util/clock.h"
+#include "watch/admin.h"
 #include "watch/dispatcher.h"
 #include "watch/log.h"
 #include "watch/metrics.h"
 #include "watch/pipeline.h"
 #include "engine/rule_tests.h"
 #include "sources/registry.h"
-#include "util/listen_address.h"
 #include "watch/store.h"
 #include "notifiers/registry.h"
 
@@ -254,11 +251,7 @@ int run_watch(const WatchOptions& given) {
   if (sources.empty()) spdlog::warn("the config defines no [[source]]: nothing will be read");
 
   // The admin endpoint.
-  const std::string started_at = rfc3339_utc(std::time(nullptr));
-  std::atomic<bool> ready{true};
-  httplib::Server admin;
-  std::thread admin_thread;
-  // Outside the block below: the admin handlers, on the server's threads, call it until admin.stop().
+  // The gauges are called on the admin server's threads until admin.stop().
   auto gauges = [&] {
     Metrics::Gauges g;
     g.queue_depth = pipeline.queue_depth();
@@ -275,72 +268,21 @@ int run_watch(const WatchOptions& given) {
     }
     return g;
   };
+  AdminOptions admin_options;
+  admin_options.started_at = rfc3339_utc(std::time(nullptr));
+  for (const auto& n : config->notifiers) admin_options.notifiers.push_back(n.name);
+  admin_options.gauges = gauges;
+  AdminServer admin(std::move(admin_options), metrics, *store);
   if (!config->admin.empty()) {
-    admin.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-      res.set_content(metrics.render(gauges()), "text/plain; version=0.0.4; charset=utf-8");
-    });
-    admin.Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
-      std::string body;
-      bool ok = true;
-      if (!metrics.last_reload_ok()) {
-        ok = false;
-        body += "rules: the last reload failed (the previous rules still run): " + metrics.last_reload_error() + "\n";
-      }
-      for (auto& r : sources) {
-        std::lock_guard lock(r->mutex);
-        if (r->state != "running" && r->state != "finished") {
-          ok = false;
-          body += "source " + r->source->name() + ": " + r->state + "\n";
-        }
-      }
-      res.status = ok ? 200 : 503;
-      res.set_content(ok ? "ok\n" : body, "text/plain; charset=utf-8");
-    });
-    admin.Get("/", [&](const httplib::Request&, httplib::Response& res) {
-      StatusPage page;
-      page.now_ms = system_now_ms();
-      page.started_at = started_at;
-      page.rules = metrics.rules_loaded();
-      page.last_reload_ok = metrics.last_reload_ok();
-      page.last_reload_error = metrics.last_reload_error();
-      const Metrics::Gauges g = gauges();
-      page.queue_depth = g.queue_depth;
-      page.sources = g.source_states;
-      page.deliveries = g.deliveries_by_state;
-      for (const auto& n : config->notifiers) page.notifiers.push_back(n.name);
-      try {
-        page.counts = store->alert_counts(page.now_ms - 24 * 3600 * 1000, 100000);
-        for (const auto& stored : store->recent_alerts(20)) {
-          std::string unreadable;
-          if (auto alert = alert_from_json(stored.json, unreadable)) page.recent.push_back(std::move(*alert));
-        }
-      } catch (const StoreError& e) {
-        res.status = 503;
-        res.set_content(std::string("store: ") + e.what() + "\n", "text/plain; charset=utf-8");
-        return;
-      }
-      res.set_content(render_status_page(page), "text/html; charset=utf-8");
-    });
-    admin.Get("/readyz", [&](const httplib::Request&, httplib::Response& res) {
-      res.status = ready ? 200 : 503;
-      res.set_content(ready ? "ready\n" : "shutting down\n", "text/plain; charset=utf-8");
-    });
-    const ListenAddress address = *parse_listen_address(config->admin);  // load_config checked it
-    // Not httplib's default SO_REUSEPORT, which lets a second watcher bind the same port silently.
-    admin.set_socket_options([](socket_t sock) {
-      int yes = 1;
-      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    });
-    if (!admin.bind_to_port(address.host, address.port)) {
-      spdlog::critical("admin: cannot listen on {}", config->admin);
-      ready = false;
+    if (Result<void> started = admin.start(config->admin); !started) {
+      spdlog::critical("admin: {}", started.error());
+      admin.set_ready(false);
       for (auto& r : sources) r->source->stop();
       for (auto& r : sources) r->thread.join();
       pipeline.drain();
       for (auto& d : dispatchers) d->stop(0);
       return 2;
     }
-    admin_thread = std::thread([&] { admin.listen_after_bind(); });
     spdlog::info("admin: http://{}/ (status), /metrics, /healthz, /readyz", config->admin);
   }
 
@@ -405,15 +347,12 @@ int run_watch(const WatchOptions& given) {
 
   // Shutdown: sources first (each acknowledges what it submitted), then the queue drains, then
   // deliveries get their deadline; whatever is undelivered stays pending in the store.
-  ready = false;
+  admin.set_ready(false);
   for (auto& r : sources) r->source->stop();
   for (auto& r : sources) r->thread.join();
   pipeline.drain();
   for (auto& d : dispatchers) d->stop(config->shutdown_deadline);
-  if (admin_thread.joinable()) {
-    admin.stop();
-    admin_thread.join();
-  }
+  admin.stop();
   try {
     for (const auto& c : store->delivery_counts()) {
       if (c.state == DeliveryState::kPending) {
