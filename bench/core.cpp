@@ -1,7 +1,7 @@
 // bench_core: the in-process ceiling of `lodestone scan` and its in-process peers (issue 5).
 //
 // Loads a rule set and a JSONL file into memory, normalizes every post untimed (exactly the
-// fields and forms ScannerState::match scans, with the same normalization), then times:
+// fields and forms Matcher::match scans, with the same normalization), then times:
 //   hs_alone   hs_scan of every normalized buffer with its form's database, a counting callback:
 //              what Lodestone could reach if parsing, normalizing and evaluating cost nothing;
 //   memchr     one memchr pass over the same buffers for a byte that is not there: memory speed;
@@ -194,7 +194,7 @@ bool read_posts(const std::string& path, Corpus& c) {
   return true;
 }
 
-// Whether ScannerState::match scans this field (engine/matcher.cpp).
+// Whether Matcher::match scans this field (engine/matcher.cpp).
 bool scanned_field(const RuleSetData& d, bool scan_text_fields, const lodestone::PostField& f, int& id, bool& is_text) {
   id = d.field_id(f.name);
   is_text = !lodestone::is_metadata_field(f.name);
@@ -209,7 +209,7 @@ bool scans_text_fields(const RuleSetData& d) {
   return false;
 }
 
-// One post's fields, each form normalized as ScannerState::match does: the name form derived from
+// One post's fields, each form normalized as Matcher::match does (engine/matcher.cpp): the name form derived from
 // its base form with fold_names when the base form has a database too. Calls emit(form, text,
 // field_name, field_id, is_text) for each non-empty text.
 template <class Emit>
@@ -223,7 +223,7 @@ void normalize_post(const RuleSetData& d, bool scan_text_fields, const Post& pos
     for (int form = 0; form < kForms; ++form) {
       if (!d.databases[form]) continue;
       NormalizedText& nt = norm[form];
-      const int base = form & 3;
+      const int base = lodestone::base_form(form);
       if (form != base && d.databases[base]) {
         normalizer.fold_names(norm[base], nt);
       } else {

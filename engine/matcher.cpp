@@ -1,118 +1,148 @@
 // Matching: each field of a post, normalized per form and scanned once by that form's database.
+#include "engine/matcher.h"
+
+#include <algorithm>
 #include <stdexcept>
 
-#include "engine/scanner_state.h"
 
 namespace lodestone {
 
-ScannerState::ScannerState(const compiled::RuleSetData& r) : rules(r) {
-  for (hs_database_t* db : rules.databases) {
-    if (db && hs_alloc_scratch(db, &scratch) != HS_SUCCESS)
-      throw std::runtime_error("cannot allocate Hyperscan scratch");
-  }
-  pattern_head.assign(rules.patterns.size(), kNoHit);
-  pattern_gen.assign(rules.patterns.size(), 0);
-  rule_gen.assign(rules.rules.size(), 0);
-  term_gen.assign(rules.terms.size(), 0);
-  term_found.assign(rules.terms.size(), 0);
-  entity_mark.assign(rules.entities.size(), 0);
-  for (const auto& t : rules.terms) scan_text_fields = scan_text_fields || t.scope.text_fields;
-}
-
-ScannerState::~ScannerState() { hs_free_scratch(scratch); }
-
 namespace {
 
-int on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int /*flags*/, void* ctx) {
-  auto& s = *static_cast<ScannerState*>(ctx);
-  const compiled::Pattern& p = s.rules.patterns[id];
-  const auto start = static_cast<uint32_t>(p.is_regex ? from : to - p.literal_bytes);
-  const auto end = static_cast<uint32_t>(to);
-  const std::string& text = *s.current_text;
-  const Normalizer& norm = Normalizer::instance();
-  Hit hit;
-  hit.pattern = id;
-  hit.slot = s.current_slot;
-  hit.start = start;
-  hit.end = end;
-  hit.prev_word = start > 0 && norm.is_word_char(decode_utf8_before(text, start));
-  hit.next_word = end < text.size() && norm.is_word_char(decode_utf8_at(text, end));
-  if (s.pattern_gen[id] != s.gen) {
-    // The pattern's first hit in this post: its rules become candidates, once.
-    s.pattern_gen[id] = s.gen;
-    s.pattern_head[id] = kNoHit;
-    s.hit_patterns.push_back(id);
-    for (uint32_t i = s.rules.pattern_rule_start[id]; i < s.rules.pattern_rule_start[id + 1]; ++i) {
-      const uint32_t r = s.rules.pattern_rules[i];
-      if (s.rule_gen[r] != s.gen) {
-        s.rule_gen[r] = s.gen;
-        s.candidates.push_back(r);
-      }
-    }
-  }
-  // Prepending reverses the order of a pattern's hits; describe() sorts what it reports.
-  hit.next = s.pattern_head[id];
-  s.pattern_head[id] = static_cast<uint32_t>(s.hits.size());
-  s.hits.push_back(hit);
-  return 0;
+// Whether the name form `form` is derived from its base form's text rather than normalized from
+// the field: when the base form is scanned too, its text is there already.
+bool derived_from_base(const compiled::RuleSetData& rules, int form) {
+  return is_name_form(form) && rules.databases[base_form(form)] != nullptr;
+}
+
+// Where a hit starts, in bytes of the normalized text. Regexes are compiled with
+// HS_FLAG_SOM_LEFTMOST and report their start in `from`. Literals are compiled without it (start
+// of match tracking slows Hyperscan down, and a literal's length is fixed): `from` is 0 for them,
+// and the start is the end less the literal's length in normalized bytes.
+uint32_t hit_start(const compiled::Pattern& p, unsigned long long from, unsigned long long to) {
+  return static_cast<uint32_t>(p.is_regex ? from : to - p.literal_bytes);
+}
+
+[[gnu::cold]] Failure scan_failure(hs_error_t rc, const PostField& field, int form) {
+  std::string why = rc == HS_SCRATCH_IN_USE ? "its scratch is in use: one Scanner used by two threads at once"
+                                            : "Hyperscan error " + std::to_string(rc);
+  return Failure{"cannot scan field '" + field.name + "' (form " + std::to_string(form) + "): " + why};
 }
 
 }  // namespace
 
-void ScannerState::match(const Post& post) {
-  if (++gen == 0) {  // the stamps wrapped: forget every old one
-    std::fill(pattern_gen.begin(), pattern_gen.end(), 0);
-    std::fill(rule_gen.begin(), rule_gen.end(), 0);
-    std::fill(term_gen.begin(), term_gen.end(), 0);
-    gen = 1;
+PostHits::PostHits(const compiled::RuleSetData& rules)
+    : rules_(rules), pattern_head_(rules.patterns.size(), kNoHit), pattern_gen_(rules.patterns.size(), 0) {}
+
+Matcher::Matcher(const compiled::RuleSetData& rules) : rules_(rules), hits_(rules), rule_gen_(rules.rules.size(), 0) {
+  // One scratch serves every form's database: given a scratch already allocated, hs_alloc_scratch
+  // grows it to fit the new database as well, so after the loop it fits them all. The forms are
+  // scanned one after another, never at once, so one scratch is all a Matcher needs. (When
+  // Hyperscan fails it leaves the pointer null or unchanged; scratch_ owns whichever it is.)
+  for (hs_database_t* db : rules_.databases) {
+    if (!db) continue;
+    hs_scratch_t* scratch = scratch_.release();
+    const hs_error_t rc = hs_alloc_scratch(db, &scratch);
+    scratch_.reset(scratch);
+    if (rc != HS_SUCCESS) throw std::runtime_error("cannot allocate Hyperscan scratch");
   }
-  hits.clear();
-  hit_patterns.clear();
-  candidates.clear();
-  slot_count = 0;
-  current_post = &post;
+  for (const auto& t : rules_.terms) scan_text_fields_ = scan_text_fields_ || t.scope.text_fields;
+}
+
+int Matcher::on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int /*flags*/,
+                      void* ctx) {
+  Matcher& m = *static_cast<Matcher*>(ctx);
+  PostHits& h = m.hits_;
+  const compiled::Pattern& p = m.rules_.patterns[id];
+  const uint32_t start = hit_start(p, from, to);
+  const auto end = static_cast<uint32_t>(to);
+  const std::string& text = *m.current_text_;
+  const Normalizer& norm = Normalizer::instance();
+  Hit hit;
+  hit.pattern = id;
+  hit.slot = m.current_slot_;
+  hit.start = start;
+  hit.end = end;
+  hit.prev_word = start > 0 && norm.is_word_char(decode_utf8_before(text, start));
+  hit.next_word = end < text.size() && norm.is_word_char(decode_utf8_at(text, end));
+  if (h.pattern_gen_[id] != h.gen_) {
+    // The pattern's first hit in this post: its rules become candidates, once.
+    h.pattern_gen_[id] = h.gen_;
+    h.pattern_head_[id] = kNoHit;
+    h.hit_patterns_.push_back(id);
+    for (uint32_t i = m.rules_.pattern_rule_start[id]; i < m.rules_.pattern_rule_start[id + 1]; ++i) {
+      const uint32_t r = m.rules_.pattern_rules[i];
+      if (m.rule_gen_[r] != h.gen_) {
+        m.rule_gen_[r] = h.gen_;
+        h.candidates_.push_back(r);
+      }
+    }
+  }
+  // Prepending reverses the order of a pattern's hits; the Evaluator sorts what it reports.
+  hit.next = h.pattern_head_[id];
+  h.pattern_head_[id] = static_cast<uint32_t>(h.hits_.size());
+  h.hits_.push_back(hit);
+  return 0;  // go on: every hit counts
+}
+
+Result<void> Matcher::match(const Post& post) {
+  PostHits& h = hits_;
+  if (++h.gen_ == 0) {  // the stamps wrapped: forget every old one
+    std::fill(h.pattern_gen_.begin(), h.pattern_gen_.end(), 0);
+    std::fill(rule_gen_.begin(), rule_gen_.end(), 0);
+    h.gen_ = 1;
+  }
+  ++h.serial_;
+  h.hits_.clear();
+  h.hit_patterns_.clear();
+  h.candidates_.clear();
+  h.slot_count_ = 0;
+  h.post_ = &post;
   const Normalizer& norm = Normalizer::instance();
   const auto fields = post.fields();
   for (uint32_t i = 0; i < fields.size(); ++i) {
     const PostField& f = fields[i];
-    const int id = rules.field_id(f.name);
+    const int id = rules_.field_id(f.name);
     const bool is_text = !is_metadata_field(f.name);
-    if (!(is_text && scan_text_fields) && id < 0) continue;
+    if (!(is_text && scan_text_fields_) && id < 0) continue;
     if (f.text.empty()) continue;
-    if (slot_count == slots.size()) slots.emplace_back();
-    FieldSlot& slot = slots[slot_count];
+    if (h.slot_count_ == h.slots_.size()) h.slots_.emplace_back();
+    FieldSlot& slot = h.slots_[h.slot_count_];
     slot.post_field = i;
     slot.field_id = id;
     slot.is_text = is_text;
-    current_slot = slot_count++;
+    current_slot_ = h.slot_count_++;
     for (int form = 0; form < compiled::kForms; ++form) {
-      hs_database_t* db = rules.databases[form];
+      hs_database_t* db = rules_.databases[form];
       if (!db) continue;
       NormalizedText& nt = slot.norm[form];
-      // The name form is the rule's form with one more step: derived, when that was scanned too.
-      const int base = form & 3;
-      if (form != base && rules.databases[base]) {
-        norm.fold_names(slot.norm[base], nt);
+      if (derived_from_base(rules_, form)) {
+        norm.fold_names(slot.norm[base_form(form)], nt);
       } else {
         norm.normalize(f.text, NormalizeOptions::from_form(form), nt, /*maps=*/false);
       }
       if (nt.text.empty()) continue;
-      current_text = &nt.text;
-      hs_scan(db, nt.text.data(), static_cast<unsigned>(nt.text.size()), 0, scratch, on_match, this);
+      current_text_ = &nt.text;
+      const hs_error_t rc =
+          hs_scan(db, nt.text.data(), static_cast<unsigned>(nt.text.size()), 0, scratch_.get(), on_match, this);
+      // on_match never stops a scan, so HS_SCAN_TERMINATED does not happen; any other code means
+      // the hits are incomplete, and a post that silently raised fewer alerts would be wrong.
+      if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) return scan_failure(rc, f, form);
     }
   }
+  std::sort(h.candidates_.begin(), h.candidates_.end());
+  return {};
 }
 
-const NormalizedText& ScannerState::mapped(uint32_t slot_index, int form) {
-  FieldSlot& slot = slots[slot_index];
+const NormalizedText& PostHits::mapped(uint32_t slot_index, int form) const {
+  FieldSlot& slot = slots_[slot_index];
   NormalizedText& nt = slot.norm[form];
   if (nt.maps) return nt;
   const Normalizer& norm = Normalizer::instance();
-  const int base = form & 3;
-  if (form != base && rules.databases[base]) {
-    norm.fold_names(mapped(slot_index, base), nt);
+  if (derived_from_base(rules_, form)) {
+    norm.fold_names(mapped(slot_index, base_form(form)), nt);
   } else {
-    norm.normalize(current_post->fields()[slot.post_field].text, NormalizeOptions::from_form(form), nt);
+    norm.normalize(post_->fields()[slot.post_field].text, NormalizeOptions::from_form(form), nt);
   }
   return nt;
 }

@@ -776,7 +776,7 @@ Normalizer::Tables::SegmentEnd<kMaps> Normalizer::Tables::compose_segment(Normal
                                                                           size_t n, size_t from, uint32_t k0,
                                                                           uint32_t* orig_byte, NormalizedText& out,
                                                                           Cursor<kMaps> cur) const {
-  const int form = opts.form() & 3;
+  const int form = base_form(opts.form());
   icu::UnicodeString segment;
   size_t j = from;
   uint32_t k = k0;
@@ -842,7 +842,7 @@ void Normalizer::normalize(std::string_view input, NormalizeOptions opts, Normal
 template <bool kMaps>
 void Normalizer::Tables::normalize(std::string_view input, NormalizeOptions opts, NormalizedText& out) const {
   const Tables& t = *this;
-  const int form = opts.form() & 3;  // the tables' form: names are folded after
+  const int form = base_form(opts.form());  // the tables' form: names are folded after
   const auto& stage = t.stage1[static_cast<size_t>(form)];
   const uint32_t* block_data = t.blocks.data();
   const uint64_t* plain = t.plain_bmp[static_cast<size_t>(form)].data();

@@ -20,10 +20,19 @@ struct NormalizeOptions {
   bool fold_names = false;
 
   // 0..7, an index for per-form arrays: bit 0 set when case is kept, bit 1 when Chinese is kept,
-  // bit 2 when names are folded.
-  int form() const { return (fold_case ? 0 : 1) | (fold_chinese ? 0 : 2) | (fold_names ? 4 : 0); }
-  static NormalizeOptions from_form(int form) { return {(form & 1) == 0, (form & 2) == 0, (form & 4) != 0}; }
+  // bit 2 (kNameFormBit) when names are folded.
+  int form() const { return (fold_case ? 0 : 1) | (fold_chinese ? 0 : 2) | (fold_names ? kNameFormBit : 0); }
+  static NormalizeOptions from_form(int form) {
+    return {(form & 1) == 0, (form & 2) == 0, (form & kNameFormBit) != 0};
+  }
+  static constexpr int kNameFormBit = 4;
 };
+
+// The name form of a text is its base form (the same case and Chinese folding) with one more
+// step, Normalizer::fold_names(): a field whose base form is scanned too gets its name form from
+// that text instead of a second normalization, and the folding tables are the base form's.
+constexpr bool is_name_form(int form) { return (form & NormalizeOptions::kNameFormBit) != 0; }
+constexpr int base_form(int form) { return form & ~NormalizeOptions::kNameFormBit; }
 
 // The normalized text of one input and the map back to the input.
 // Positions in `text` are byte offsets. For each byte i of `text`, the normalized character it

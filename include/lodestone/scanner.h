@@ -13,10 +13,11 @@
 
 namespace lodestone {
 
-class ScannerState;  // engine/scanner_state.h
+class ScannerState;  // engine/scanner.cpp: the Matcher and Evaluator a Scanner composes
 
 class Scanner {
  public:
+  // Throws std::runtime_error when Hyperscan cannot allocate scratch for the rule set's databases.
   explicit Scanner(std::shared_ptr<const RuleSet> rules);
   ~Scanner();
   Scanner(const Scanner&) = delete;
@@ -24,6 +25,8 @@ class Scanner {
 
   // Matches one post; returns its alerts, one per matching rule, valid until the next call.
   // After warm-up, a post that raises no alert is scanned without allocating.
+  // Throws std::runtime_error if Hyperscan fails to scan, which a valid rule set rules out unless
+  // one Scanner is used by two threads at once; that post then yields no alerts.
   std::span<const Alert> scan(const Post& post);
 
   // Set a fixed `matched_at` (for reproducible output and tests); empty means the clock.

@@ -1,6 +1,16 @@
-// Evaluating queries: NOT over the whole post, NEAR distances, ATLEAST, field scopes.
+// Evaluating queries: NOT over the whole post, NEAR distances, ATLEAST, field scopes; and the
+// Evaluator alone, deciding and describing rules over a Matcher's hits.
 #include <catch2/catch.hpp>
 
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/evaluator.h"
+#include "engine/matcher.h"
+#include "rules/compiled.h"
 #include "support/rules.h"
 
 using lodestone::testing::alerting;
@@ -137,4 +147,152 @@ name = "Metals Inc"
   auto loaded = lodestone::load_rule_set_from_string(toml + "[[rule]]\nid = \"r\"\nmatch = '@metals'\n", "rules.toml");
   CHECK_THAT(format_diagnostics(loaded.diagnostics),
              Catch::Matchers::Contains("rules.toml:2:1: warning: term list 'metals' hides the entity of the same id"));
+}
+
+// The Evaluator alone, on the hits of a Matcher, as a Scanner composes them.
+
+namespace {
+
+class MatcherAndEvaluator {
+ public:
+  explicit MatcherAndEvaluator(std::shared_ptr<const lodestone::RuleSet> set)
+      : set_(std::move(set)), matcher_(set_->data()), evaluator_(set_->data(), matcher_.hits()) {}
+
+  // Matches a post (kept here: the hits point into it) and returns its candidate rules' ids.
+  std::vector<std::string> match(lodestone::Post p) {
+    post_ = std::move(p);
+    REQUIRE(matcher_.match(post_).ok());
+    std::vector<std::string> out;
+    for (uint32_t r : matcher_.hits().candidates()) out.push_back(set_->data().rules[r].id);
+    return out;
+  }
+  bool holds(std::string_view rule) { return evaluator_.holds(index(rule)); }
+  lodestone::Alert describe(std::string_view rule) {
+    lodestone::Alert alert;
+    evaluator_.describe(index(rule), alert);
+    return alert;
+  }
+
+ private:
+  uint32_t index(std::string_view id) const {
+    const auto& rules = set_->data().rules;
+    for (uint32_t r = 0; r < rules.size(); ++r) {
+      if (rules[r].id == id) return r;
+    }
+    FAIL("no rule " << id);
+    return 0;
+  }
+
+  std::shared_ptr<const lodestone::RuleSet> set_;
+  lodestone::Matcher matcher_;
+  lodestone::Evaluator evaluator_;
+  lodestone::Post post_;
+};
+
+// Loads inline TOML as a file of tests/data/lists/, so entity list paths are relative to it.
+std::shared_ptr<const lodestone::RuleSet> rules_with_lists(const std::string& toml) {
+  auto r = lodestone::load_rule_set_from_string(toml, std::string(LODESTONE_TEST_DATA) + "/lists/rules.toml");
+  INFO(format_diagnostics(r.diagnostics));
+  REQUIRE(r.rule_set);
+  return r.rule_set;
+}
+
+const std::string kOfficials = R"([[entities]]
+id = "officials"
+file = "officials.tsv"
+header = true
+id_column = "id"
+name_column = "full_name"
+alias_column = "aliases"
+alias_separator = ";"
+)";
+
+}  // namespace
+
+TEST_CASE("the evaluator decides NEAR on the hits of one field, n characters apart at most", "[evaluator]") {
+  MatcherAndEvaluator d(rules(R"([[rule]]
+id = "near5"
+match = 'gallium NEAR/5 germanium'
+[[rule]]
+id = "near4"
+match = 'gallium NEAR/4 germanium'
+)"));
+  // Both are candidates; the distance is the Evaluator's to judge.
+  CHECK(d.match(post({{"body", "gallium abc germanium"}})) == std::vector<std::string>{"near5", "near4"});
+  CHECK(d.holds("near5"));
+  CHECK_FALSE(d.holds("near4"));
+  d.match(post({{"title", "gallium"}, {"body", "germanium"}}));
+  CHECK_FALSE(d.holds("near5"));
+}
+
+TEST_CASE("the evaluator's NOT sees every field of the post in scope", "[evaluator]") {
+  MatcherAndEvaluator d(rules("[[rule]]\nid = \"r\"\nmatch = 'gallium NOT germanium'\n"));
+  CHECK(d.match(post({{"title", "gallium"}, {"body", "germanium"}})) == std::vector<std::string>{"r"});
+  CHECK_FALSE(d.holds("r"));
+  d.match(post({{"title", "gallium"}, {"body", "prices"}}));
+  CHECK(d.holds("r"));
+}
+
+TEST_CASE("the evaluator refuses a hit that fails its term's boundary or field scope", "[evaluator]") {
+  MatcherAndEvaluator d(rules(R"([[rule]]
+id = "ai"
+match = 'AI'
+[[rule]]
+id = "title-only"
+match = 'title:稀土'
+[[rule]]
+id = "anywhere"
+match = '稀土'
+)"));
+  CHECK(d.match(post({{"title", "MAIL"}, {"body", "稀土"}})) ==
+        std::vector<std::string>{"ai", "title-only", "anywhere"});
+  CHECK_FALSE(d.holds("ai"));
+  CHECK_FALSE(d.holds("title-only"));
+  CHECK(d.holds("anywhere"));
+}
+
+TEST_CASE("ATLEAST over an entity list counts different entities, not their names", "[evaluator]") {
+  MatcherAndEvaluator d(rules_with_lists(kOfficials + "[[rule]]\nid = \"two\"\nmatch = 'ATLEAST(2, @officials)'\n"));
+  d.match(post({{"body", "Scott Bessent, also written 貝森特"}}));
+  CHECK_FALSE(d.holds("two"));
+  d.match(post({{"body", "貝森特 met Wang Wentao"}}));
+  CHECK(d.holds("two"));
+}
+
+TEST_CASE("one evaluator decides post after post, never from an earlier post's hits", "[evaluator]") {
+  MatcherAndEvaluator d(
+      rules("[[rule]]\nid = \"r\"\nmatch = 'gallium germanium'\n[[rule]]\nid = \"g\"\nmatch = 'gallium'\n"));
+  d.match(post({{"body", "gallium germanium"}}));
+  CHECK(d.holds("r"));
+  d.match(post({{"body", "gallium alone"}}));
+  CHECK_FALSE(d.holds("r"));
+  CHECK(d.holds("g"));
+}
+
+TEST_CASE("describe lists each counting span in original code points, field by field", "[evaluator]") {
+  MatcherAndEvaluator d(rules("[[rule]]\nid = \"r\"\nmatch = 'gallium OR germanium'\n"));
+  d.match(post({{"title", "Gallium"}, {"body", "ＧＥＲＭＡＮＩＵＭ and galliumx, gallium"}}));
+  REQUIRE(d.holds("r"));
+  const auto alert = d.describe("r");
+  REQUIRE(alert.matches.size() == 3);  // "galliumx" fails the boundary
+  CHECK((alert.matches[0].field == "title" && alert.matches[0].start == 0 && alert.matches[0].end == 7));
+  const auto& germanium = alert.matches[1];
+  CHECK((germanium.field == "body" && germanium.term == "germanium" && germanium.text == "ＧＥＲＭＡＮＩＵＭ"));
+  CHECK((germanium.start == 0 && germanium.end == 9 && germanium.byte_start == 0 && germanium.byte_end == 27));
+  CHECK((alert.matches[2].text == "gallium" && alert.matches[2].start == 24 && alert.matches[2].byte_start == 42));
+  CHECK(alert.entities.empty());
+}
+
+TEST_CASE("describe names each entity once, by the first of its names in the text", "[evaluator]") {
+  MatcherAndEvaluator d(rules_with_lists(kOfficials + "[[rule]]\nid = \"r\"\nmatch = '@officials'\n"));
+  d.match(post({{"body", "Bessent (貝森特) and Wang Wentao"}}));
+  REQUIRE(d.holds("r"));
+  const auto alert = d.describe("r");
+  REQUIRE(alert.matches.size() == 3);
+  CHECK(alert.matches[1].text == "貝森特");
+  CHECK(alert.matches[1].entity == "scott-bessent");
+  CHECK(alert.matches[1].entity_list == "officials");
+  REQUIRE(alert.entities.size() == 2);
+  CHECK((alert.entities[0].id == "scott-bessent" && alert.entities[0].alias == "Bessent"));
+  CHECK((alert.entities[1].id == "wang-wentao" && alert.entities[1].alias == "Wang Wentao"));
 }

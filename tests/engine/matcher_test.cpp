@@ -1,6 +1,12 @@
-// Matching terms in text: Unicode folding, word boundaries, prefixes, phrases and regexes.
+// Matching terms in text: Unicode folding, word boundaries, prefixes, phrases and regexes; and
+// the Matcher alone: the hits, candidates and field texts it hands the Evaluator.
 #include <catch2/catch.hpp>
 
+#include <string_view>
+#include <vector>
+
+#include "engine/matcher.h"
+#include "rules/compiled.h"
 #include "support/rules.h"
 
 using lodestone::testing::matches;
@@ -113,4 +119,214 @@ match = 'gallium AND germanium'
   CHECK(set->pattern_count() == 2);
   CHECK(lodestone::testing::alerting(set, lodestone::testing::post({{"body", "Gallium and germanium"}})) ==
         std::vector<std::string>{"one", "two"});
+}
+
+// The Matcher alone: what it hands the Evaluator for a post, before any boundary or query.
+
+namespace {
+
+using lodestone::Hit;
+using lodestone::Matcher;
+using lodestone::PostHits;
+
+// The pattern that the term written `written` compiled to.
+uint32_t pattern_of(const lodestone::RuleSet& set, std::string_view written) {
+  for (const auto& t : set.data().terms) {
+    if (t.written == written) return t.pattern;
+  }
+  FAIL("no term written " << written);
+  return 0;
+}
+
+uint32_t rule_of(const lodestone::RuleSet& set, std::string_view id) {
+  const auto& rules = set.data().rules;
+  for (uint32_t r = 0; r < rules.size(); ++r) {
+    if (rules[r].id == id) return r;
+  }
+  FAIL("no rule " << id);
+  return 0;
+}
+
+// A pattern's hits in the order they were found (its chain is latest first).
+std::vector<Hit> hits_of(const PostHits& hits, uint32_t pattern) {
+  std::vector<Hit> out;
+  for (uint32_t h = hits.chain(pattern); h != lodestone::kNoHit; h = hits.hit(h).next) {
+    out.insert(out.begin(), hits.hit(h));
+  }
+  return out;
+}
+
+std::vector<uint32_t> ids(std::span<const uint32_t> s) { return {s.begin(), s.end()}; }
+
+constexpr int kFolded = 0;  // the default form: case and Chinese folded, not the name form
+
+}  // namespace
+
+TEST_CASE("the matcher reports each hit's normalized byte span and whether word characters touch it", "[matcher]") {
+  auto set = lodestone::testing::rules("[[rule]]\nid = \"r\"\nmatch = 'AI OR 稀土'\n");
+  Matcher matcher(set->data());
+  const auto p = lodestone::testing::post({{"body", "MAIL 台灣AI晶片 稀土"}});
+  REQUIRE(matcher.match(p).ok());
+  const PostHits& hits = matcher.hits();
+  REQUIRE(hits.slots().size() == 1);
+  CHECK(hits.slot(0).norm[kFolded].text == "mail 台湾ai晶片 稀土");
+  const auto ai = hits_of(hits, pattern_of(*set, "AI"));
+  REQUIRE(ai.size() == 2);
+  // Inside MAIL: both ends touch letters. The Evaluator, not the Matcher, refuses this hit.
+  CHECK((ai[0].slot == 0 && ai[0].start == 1 && ai[0].end == 3));
+  CHECK((ai[0].prev_word && ai[0].next_word));
+  // Between Han characters, which are not word characters; offsets count bytes.
+  CHECK((ai[1].start == 11 && ai[1].end == 13));
+  CHECK_FALSE((ai[1].prev_word || ai[1].next_word));
+  const auto rare_earth = hits_of(hits, pattern_of(*set, "稀土"));
+  REQUIRE(rare_earth.size() == 1);
+  CHECK((rare_earth[0].start == 20 && rare_earth[0].end == 26));
+  CHECK_FALSE(rare_earth[0].next_word);  // the end of the text
+}
+
+TEST_CASE("a literal's hit starts its length before its end, a regex's where Hyperscan says", "[matcher]") {
+  auto set = lodestone::testing::rules("[[rule]]\nid = \"r\"\nmatch = '/ex(p|h)ort/ OR port'\n");
+  Matcher matcher(set->data());
+  const auto p = lodestone::testing::post({{"body", "to export"}});
+  REQUIRE(matcher.match(p).ok());
+  const auto regex = hits_of(matcher.hits(), pattern_of(*set, "/ex(p|h)ort/"));
+  REQUIRE(regex.size() == 1);
+  CHECK((regex[0].start == 3 && regex[0].end == 9));
+  const auto literal = hits_of(matcher.hits(), pattern_of(*set, "port"));
+  REQUIRE(literal.size() == 1);
+  CHECK((literal[0].start == 5 && literal[0].end == 9 && literal[0].prev_word));
+}
+
+TEST_CASE("hit patterns are listed once in order of first hit, candidate rules in rule order", "[matcher]") {
+  auto set = lodestone::testing::rules(R"([[rule]]
+id = "germanium"
+match = 'germanium'
+[[rule]]
+id = "gallium"
+match = 'gallium'
+[[rule]]
+id = "both"
+match = 'germanium gallium'
+[[rule]]
+id = "other"
+match = 'cobalt'
+)");
+  Matcher matcher(set->data());
+  const auto p = lodestone::testing::post({{"body", "gallium, germanium and gallium"}});
+  REQUIRE(matcher.match(p).ok());
+  const PostHits& hits = matcher.hits();
+  CHECK(ids(hits.patterns()) == std::vector<uint32_t>{pattern_of(*set, "gallium"), pattern_of(*set, "germanium")});
+  CHECK(hits_of(hits, pattern_of(*set, "gallium")).size() == 2);
+  CHECK(hits.hits().size() == 3);
+  CHECK(ids(hits.candidates()) ==
+        std::vector<uint32_t>{rule_of(*set, "germanium"), rule_of(*set, "gallium"), rule_of(*set, "both")});
+  CHECK_FALSE(hits.was_hit(pattern_of(*set, "cobalt")));
+  CHECK(hits.chain(pattern_of(*set, "cobalt")) == lodestone::kNoHit);
+}
+
+TEST_CASE("a rule is a candidate only through a term outside NOT", "[matcher]") {
+  auto set = lodestone::testing::rules(R"([[rule]]
+id = "gallium-alone"
+match = 'gallium NOT germanium'
+[[rule]]
+id = "germanium"
+match = 'germanium'
+)");
+  Matcher matcher(set->data());
+  const auto germanium = lodestone::testing::post({{"body", "germanium"}});
+  REQUIRE(matcher.match(germanium).ok());
+  CHECK(matcher.hits().was_hit(pattern_of(*set, "germanium")));
+  CHECK(ids(matcher.hits().candidates()) == std::vector<uint32_t>{rule_of(*set, "germanium")});
+}
+
+TEST_CASE("the matcher scans non-empty fields in scope of some term, metadata only where named", "[matcher]") {
+  auto title_only = lodestone::testing::rules("[[rule]]\nid = \"r\"\nmatch = 'title:稀土'\n");
+  Matcher matcher(title_only->data());
+  const auto p = lodestone::testing::post({{"body", "稀土"}, {"title", "稀土"}});
+  REQUIRE(matcher.match(p).ok());
+  REQUIRE(matcher.hits().slots().size() == 1);
+  CHECK(matcher.hits().slot(0).post_field == 1);
+  CHECK(matcher.hits().slot(0).field_id == title_only->data().field_id("title"));
+
+  auto every_text = lodestone::testing::rules("[[rule]]\nid = \"r\"\nmatch = 'ptt'\n");
+  Matcher text_matcher(every_text->data());
+  const auto q = lodestone::testing::post({{"summary", ""}, {"url", "https://ptt.cc/"}, {"body", "ptt"}});
+  REQUIRE(text_matcher.match(q).ok());
+  const auto slots = text_matcher.hits().slots();
+  REQUIRE(slots.size() == 1);
+  CHECK((slots[0].post_field == 2 && slots[0].is_text));
+}
+
+TEST_CASE("fields are scanned without offset maps, and mapped() makes them from the same text", "[matcher]") {
+  auto set = lodestone::testing::rules("[[rule]]\nid = \"r\"\nmatch = '\"rare earth\"'\n");
+  Matcher matcher(set->data());
+  const auto p = lodestone::testing::post({{"body", "ＲＡＲＥ\u3000Earth"}});
+  REQUIRE(matcher.match(p).ok());
+  const PostHits& hits = matcher.hits();
+  CHECK_FALSE(hits.slot(0).norm[kFolded].maps);
+  const auto found = hits_of(hits, pattern_of(*set, "\"rare earth\""));
+  REQUIRE(found.size() == 1);
+  const lodestone::NormalizedText& nt = hits.mapped(0, kFolded);
+  CHECK(nt.maps);
+  CHECK(nt.text == "rare earth");  // the text the hit's offsets are in is unchanged
+  // The hit covers original code points [0, 10): four full-width letters, U+3000, "Earth".
+  CHECK(nt.src_begin[found[0].start] == 0);
+  CHECK(nt.src_end[found[0].end - 1] == 10);
+  CHECK(nt.orig_byte[10] == 4 * 3 + 3 + 5);
+}
+
+TEST_CASE("an entity's names are matched in the name form, derived from the rule form's text", "[matcher]") {
+  auto set = lodestone::testing::rules(R"([[entity]]
+id = "bessent"
+name = "Scott Bessent"
+[[rule]]
+id = "r"
+match = '@bessent OR remarks'
+)");
+  const int name_form = kFolded | lodestone::NormalizeOptions::kNameFormBit;
+  REQUIRE(set->data().databases[kFolded]);
+  REQUIRE(set->data().databases[name_form]);
+  Matcher matcher(set->data());
+  const auto p = lodestone::testing::post({{"body", "SCOTT-BESSENT's remarks"}});
+  REQUIRE(matcher.match(p).ok());
+  const PostHits& hits = matcher.hits();
+  CHECK(hits.slot(0).norm[kFolded].text == "scott-bessent's remarks");
+  CHECK(hits.slot(0).norm[name_form].text == "scott bessent s remarks");
+  const auto name = hits_of(hits, pattern_of(*set, "Scott Bessent"));
+  REQUIRE(name.size() == 1);
+  CHECK((name[0].start == 0 && name[0].end == 13 && !name[0].next_word));
+  // Its maps lead back to the original text through the base form's.
+  CHECK(hits.mapped(0, name_form).src_end[name[0].end - 1] == 13);
+}
+
+TEST_CASE("base_form() strips the name-form bit of NormalizeOptions::form()", "[matcher]") {
+  for (bool fold_case : {true, false}) {
+    for (bool fold_chinese : {true, false}) {
+      const int base = lodestone::NormalizeOptions{fold_case, fold_chinese, false}.form();
+      const int name = lodestone::NormalizeOptions{fold_case, fold_chinese, true}.form();
+      CHECK(lodestone::is_name_form(name));
+      CHECK_FALSE(lodestone::is_name_form(base));
+      CHECK(lodestone::base_form(name) == base);
+      CHECK(lodestone::base_form(base) == base);
+    }
+  }
+}
+
+TEST_CASE("one Matcher matches post after post, keeping nothing of the previous one", "[matcher]") {
+  auto set = lodestone::testing::rules("[[rule]]\nid = \"r\"\nmatch = 'gallium'\n");
+  Matcher matcher(set->data());
+  const auto first = lodestone::testing::post({{"title", "gallium"}, {"body", "gallium"}});
+  const auto second = lodestone::testing::post({{"body", "nothing here"}});
+  REQUIRE(matcher.match(first).ok());
+  const uint64_t serial = matcher.hits().serial();
+  CHECK(matcher.hits().hits().size() == 2);
+  REQUIRE(matcher.match(second).ok());
+  const PostHits& hits = matcher.hits();
+  CHECK(hits.serial() != serial);
+  CHECK(hits.hits().empty());
+  CHECK(hits.patterns().empty());
+  CHECK(hits.candidates().empty());
+  CHECK_FALSE(hits.was_hit(pattern_of(*set, "gallium")));
+  CHECK(hits.slots().size() == 1);
+  CHECK(&hits.post() == &second);
 }
