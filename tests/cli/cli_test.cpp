@@ -10,7 +10,10 @@
 #include <set>
 #include <sstream>
 
+#include "support/temp_dir.h"
+
 using Catch::Matchers::Contains;
+using lodestone::testing::TempDir;
 
 namespace {
 
@@ -28,20 +31,16 @@ std::string slurp(const std::string& path) {
 }
 
 // Runs `lodestone ARGS` from the source tree, with optional standard input.
-Run lodestone(const std::string& args, const std::string& input = "") {
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("lodestone-cli-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const std::string in = (dir / "in").string(), out = (dir / "out").string(), err = (dir / "err").string();
-  std::ofstream(in, std::ios::binary) << input;
+Run run_lodestone(const std::string& args, const std::string& input = "") {
+  const TempDir dir("cli");
+  const std::string in = dir.file("in"), out = dir.file("out"), err = dir.file("err");
+  dir.write("in", input);
   // The default database cache goes to a folder of the run's own, never the user's ~/.cache.
   const std::string cmd = std::string("cd '") + LODESTONE_SOURCE_DIR + "' && LODESTONE_CACHE_DIR='" +
-                          (dir / "cache").string() + "' '" + LODESTONE_BINARY + "' " + args + " <'" + in + "' >'" +
-                          out + "' 2>'" + err + "'";
+                          dir.file("cache") + "' '" + LODESTONE_BINARY + "' " + args + " <'" + in + "' >'" + out +
+                          "' 2>'" + err + "'";
   int status = std::system(cmd.c_str());
-  Run r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-  fs::remove_all(dir);
-  return r;
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
 }
 
 std::vector<nlohmann::json> json_lines(const std::string& out) {
@@ -55,13 +54,13 @@ std::vector<nlohmann::json> json_lines(const std::string& out) {
 }  // namespace
 
 TEST_CASE("lodestone --version prints the version", "[cli]") {
-  Run r = lodestone("--version");
+  Run r = run_lodestone("--version");
   CHECK(r.code == 0);
   CHECK_THAT(r.out, Contains("lodestone 0."));
 }
 
 TEST_CASE("check passes on the shipped pack and runs its rule tests", "[cli]") {
-  Run r = lodestone("check rules/packs/critical-minerals.toml");
+  Run r = run_lodestone("check rules/packs/critical-minerals.toml");
   INFO(r.err);
   CHECK(r.code == 0);
   CHECK_THAT(r.out, Contains("ok: 5 rules"));
@@ -69,7 +68,7 @@ TEST_CASE("check passes on the shipped pack and runs its rule tests", "[cli]") {
 }
 
 TEST_CASE("check reports every error with file:line:col and exits 1", "[cli]") {
-  Run r = lodestone("check tests/data/rules/broken.toml");
+  Run r = run_lodestone("check tests/data/rules/broken.toml");
   CHECK(r.code == 1);
   CHECK_THAT(r.err, Contains("tests/data/rules/broken.toml:6:10: error: unknown term list '@rare_earth' "
                              "(did you mean '@rare_earths'?)"));
@@ -80,7 +79,7 @@ TEST_CASE("check reports every error with file:line:col and exits 1", "[cli]") {
 }
 
 TEST_CASE("check reports a failing rule test at the test's place", "[cli]") {
-  Run r = lodestone("check tests/data/rules/failing_test.toml");
+  Run r = run_lodestone("check tests/data/rules/failing_test.toml");
   CHECK(r.code == 1);
   CHECK_THAT(r.err, Contains("tests/data/rules/failing_test.toml:6:10: error: rule 'gallium' should match "
                              "{body: \"germanium\"} but does not"));
@@ -90,17 +89,18 @@ TEST_CASE("check reports a failing rule test at the test's place", "[cli]") {
 }
 
 TEST_CASE("check -c reads the rules a config names", "[cli]") {
-  Run r = lodestone("check -c tests/data/lodestone.toml");
+  Run r = run_lodestone("check -c tests/data/lodestone.toml");
   INFO(r.err);
   CHECK(r.code == 0);
-  Run bad = lodestone("check -c tests/data/bad_config.toml");
+  Run bad = run_lodestone("check -c tests/data/bad_config.toml");
   CHECK(bad.code == 1);
   CHECK_THAT(bad.err, Contains("tests/data/bad_config.toml:3:1: error: unknown key 'rulez' in [lodestone] "
                                "(did you mean 'rules'?)"));
 }
 
 TEST_CASE("scan prints one JSON alert a line and exits 0", "[cli]") {
-  Run r = lodestone("scan -r rules/packs/critical-minerals.toml examples/inbox/posts.jsonl --now 2026-01-11T11:08:03Z");
+  Run r =
+      run_lodestone("scan -r rules/packs/critical-minerals.toml examples/inbox/posts.jsonl --now 2026-01-11T11:08:03Z");
   INFO(r.err);
   REQUIRE(r.code == 0);
   std::set<std::pair<std::string, std::string>> got;
@@ -118,14 +118,14 @@ TEST_CASE("scan prints one JSON alert a line and exits 0", "[cli]") {
 }
 
 TEST_CASE("scan exits 1 when nothing matches and 2 on an error, as grep", "[cli]") {
-  CHECK(lodestone("scan -r rules/packs/critical-minerals.toml -", R"({"body": "wheat"})").code == 1);
-  CHECK(lodestone("scan -r rules/packs/critical-minerals.toml /nonexistent.jsonl").code == 2);
-  CHECK(lodestone("scan -r tests/data/rules/broken.toml examples/inbox/posts.jsonl").code == 2);
-  CHECK(lodestone("scan examples/inbox/posts.jsonl").code == 2);
+  CHECK(run_lodestone("scan -r rules/packs/critical-minerals.toml -", R"({"body": "wheat"})").code == 1);
+  CHECK(run_lodestone("scan -r rules/packs/critical-minerals.toml /nonexistent.jsonl").code == 2);
+  CHECK(run_lodestone("scan -r tests/data/rules/broken.toml examples/inbox/posts.jsonl").code == 2);
+  CHECK(run_lodestone("scan examples/inbox/posts.jsonl").code == 2);
 }
 
 TEST_CASE("scan reports bad lines with file:line, goes on, and sums up", "[cli]") {
-  Run r = lodestone("scan -r rules/packs/critical-minerals.toml tests/data/posts/mixed.jsonl");
+  Run r = run_lodestone("scan -r rules/packs/critical-minerals.toml tests/data/posts/mixed.jsonl");
   CHECK(r.code == 0);
   CHECK_THAT(r.err, Contains("tests/data/posts/mixed.jsonl:2: error: not JSON"));
   CHECK_THAT(r.err, Contains("tests/data/posts/mixed.jsonl:4: error: no text to match"));
@@ -151,8 +151,8 @@ TEST_CASE("scan on several workers prints what one worker does, in input order",
     }
   }
   const std::string args = "scan -r rules/packs/critical-minerals.toml --now 2026-01-11T11:08:03Z - -j ";
-  Run one = lodestone(args + "1", input);
-  Run four = lodestone(args + "4", input);
+  Run one = run_lodestone(args + "1", input);
+  Run four = run_lodestone(args + "4", input);
   REQUIRE(one.code == 0);
   CHECK(four.code == 0);
   CHECK(four.out == one.out);
@@ -168,18 +168,18 @@ TEST_CASE("scan on several workers prints what one worker does, in input order",
 }
 
 TEST_CASE("scan reads stdin and plain text files", "[cli]") {
-  Run in = lodestone("scan -r rules/packs/critical-minerals.toml -", R"({"id": "s1", "body": "中國稀土出口管制"})");
+  Run in = run_lodestone("scan -r rules/packs/critical-minerals.toml -", R"({"id": "s1", "body": "中國稀土出口管制"})");
   CHECK(in.code == 0);
   REQUIRE(json_lines(in.out).size() == 1);
   CHECK(json_lines(in.out)[0]["post"]["source"] == "stdin");
-  Run txt = lodestone("scan -r rules/packs/critical-minerals.toml tests/data/posts/note.txt");
+  Run txt = run_lodestone("scan -r rules/packs/critical-minerals.toml tests/data/posts/note.txt");
   CHECK(txt.code == 0);
   REQUIRE(json_lines(txt.out).size() >= 1);
   CHECK(json_lines(txt.out)[0]["post"]["id"] == "tests/data/posts/note.txt");
 }
 
 TEST_CASE("scan --format text prints one readable line per alert with matches marked", "[cli]") {
-  Run r = lodestone("scan -r rules/packs/critical-minerals.toml --format text -",
+  Run r = run_lodestone("scan -r rules/packs/critical-minerals.toml --format text -",
                     R"({"id": "t1", "source": "ptt/Stock", "body": "中國稀土出口管制"})");
   CHECK(r.code == 0);
   CHECK_THAT(r.out, Contains("high  rare-earth-export-controls  ptt/Stock t1"));
@@ -188,27 +188,8 @@ TEST_CASE("scan --format text prints one readable line per alert with matches ma
 
 // ---- entity lists, the database cache and the compile budget ----
 
-namespace {
-
-// A temporary folder for the duration of a test.
-struct TempDir {
-  std::filesystem::path path;
-  explicit TempDir(const std::string& name)
-      : path(std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-}  // namespace
-
 TEST_CASE("check prints what each entity list loaded and skipped, and why", "[cli][entities]") {
-  Run r = lodestone("check tests/data/lists/sdn_rules.toml");
+  Run r = run_lodestone("check tests/data/lists/sdn_rules.toml");
   INFO(r.err);
   CHECK(r.code == 0);
   CHECK_THAT(r.out, Contains("list sdn: 7 entities with 4 aliases and 3 First LAST orders, 14 names in all, loaded from 19 rows of sdn.csv, alt.csv"));
@@ -221,7 +202,7 @@ TEST_CASE("check prints what each entity list loaded and skipped, and why", "[cl
 }
 
 TEST_CASE("scan alerts name the list's entity and alias", "[cli][entities]") {
-  Run r = lodestone("scan -r tests/data/lists/sdn_rules.toml -",
+  Run r = run_lodestone("scan -r tests/data/lists/sdn_rules.toml -",
                     R"({"id": "n1", "title": "Treasury widens sanctions on Osama bin Laden's network"})"
                     "\n");
   INFO(r.err);
@@ -237,82 +218,85 @@ TEST_CASE("scan alerts name the list's entity and alias", "[cli][entities]") {
 
 TEST_CASE("with --stats, a cold start compiles, a warm one loads the cache, a changed rule set recompiles",
           "[cli][cache]") {
-  TempDir dir("lodestone-cache-cli");
-  std::filesystem::copy(std::string(LODESTONE_SOURCE_DIR) + "/tests/data/lists", dir.path / "lists");
-  const std::string rules = dir / "lists/sdn_rules.toml";
+  TempDir dir("cache-cli");
+  std::filesystem::copy(std::string(LODESTONE_SOURCE_DIR) + "/tests/data/lists", dir.path() / "lists");
+  const std::string rules = dir.file("lists/sdn_rules.toml");
   const std::string post = R"({"id": "n1", "body": "new sanctions on al-Qaida"})" "\n";
-  const std::string args = "scan --stats --cache-dir '" + (dir / "cache") + "' -r '" + rules + "' --now 2026-01-01T00:00:00Z -";
-  Run cold = lodestone(args, post);
+  const std::string args =
+      "scan --stats --cache-dir '" + dir.file("cache") + "' -r '" + rules + "' --now 2026-01-01T00:00:00Z -";
+  Run cold = run_lodestone(args, post);
   INFO(cold.err);
   REQUIRE(cold.code == 0);
   CHECK_THAT(cold.err, Contains("compiled in"));
   CHECK_THAT(cold.err, Contains("stats: scanned"));
-  Run warm = lodestone(args, post);
+  Run warm = run_lodestone(args, post);
   CHECK(warm.code == 0);
   CHECK_THAT(warm.err, Contains("loaded from the cache in"));
   CHECK(warm.out == cold.out);
   std::ofstream(rules, std::ios::app) << "\n[[rule]]\nid = \"more\"\nmatch = 'embargo'\n";
-  Run stale = lodestone(args, post);
+  Run stale = run_lodestone(args, post);
   CHECK(stale.code == 0);
   CHECK_THAT(stale.err, Contains("compiled in"));
   CHECK_THAT(stale.err, Contains("cache entry not used: stale"));
   CHECK(stale.out == cold.out);
   // --no-cache neither reads nor writes it.
-  Run none = lodestone("check --stats --no-cache '" + rules + "'");
+  Run none = run_lodestone("check --stats --no-cache '" + rules + "'");
   CHECK(none.code == 0);
   CHECK_THAT(none.err, Contains("compiled in"));
   CHECK_THAT(none.err, !Contains("; cache "));
 }
 
 TEST_CASE("a compile over its time or memory budget fails with an error naming the budget", "[cli][budget]") {
-  TempDir dir("lodestone-budget-cli");
+  TempDir dir("budget-cli");
   // Two thousand regexes with bounded repeats: seconds of Hyperscan compile and many MiB.
-  std::ofstream heavy(dir / "heavy.toml");
+  std::ofstream heavy(dir.file("heavy.toml"));
   heavy << "[terms]\nheavy = [\n";
   for (int i = 0; i < 2000; ++i) heavy << "  '/[a-z]{3,20}foo\\d+bar" << i << "baz[^x]{2,9}/',\n";
   heavy << "]\n\n[[rule]]\nid = \"heavy\"\nmatch = '@heavy'\n";
   heavy.close();
-  Run slow = lodestone("check --no-cache --compile-time-limit 0.05 '" + (dir / "heavy.toml") + "'");
+  Run slow = run_lodestone("check --no-cache --compile-time-limit 0.05 '" + dir.file("heavy.toml") + "'");
   CHECK(slow.code == 1);
   CHECK_THAT(slow.err, Contains("error: cannot compile the rule set: compiling the rule set took longer than the time "
                                 "budget of 0.05 s (compile_time_limit / --compile-time-limit)"));
-  Run big = lodestone("scan --no-cache --compile-memory-limit 4 -r '" + (dir / "heavy.toml") + "' -", "{}\n");
+  Run big = run_lodestone("scan --no-cache --compile-memory-limit 4 -r '" + dir.file("heavy.toml") + "' -", "{}\n");
   CHECK(big.code == 2);
   CHECK_THAT(big.err, Contains("needed more than the memory budget of 4 MiB"));
   // The same budgets from the config.
-  std::ofstream(dir / "lodestone.toml") << "[lodestone]\nrules = [\"heavy.toml\"]\ncache_dir = false\n"
-                                           "compile_time_limit = 0.05\n";
-  Run config = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  dir.write("lodestone.toml",
+            "[lodestone]\nrules = [\"heavy.toml\"]\ncache_dir = false\n"
+            "compile_time_limit = 0.05\n");
+  Run config = run_lodestone("check -c '" + dir.file("lodestone.toml") + "'");
   CHECK(config.code == 1);
   CHECK_THAT(config.err, Contains("time budget of 0.05 s"));
 }
 
 TEST_CASE("the config's cache and budget keys are checked like every other", "[cli][cache]") {
-  TempDir dir("lodestone-config-cli");
-  std::filesystem::copy_file(std::string(LODESTONE_SOURCE_DIR) + "/tests/data/rules/lists_a.toml", dir / "a.toml");
-  std::ofstream(dir / "lodestone.toml") << "[lodestone]\nrules = [\"a.toml\"]\ncompile_time_limit = -1\n"
-                                           "compile_memory_limit = \"lots\"\ncache_dir = 3\n";
-  Run r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  TempDir dir("config-cli");
+  std::filesystem::copy_file(std::string(LODESTONE_SOURCE_DIR) + "/tests/data/rules/lists_a.toml", dir.file("a.toml"));
+  dir.write("lodestone.toml",
+            "[lodestone]\nrules = [\"a.toml\"]\ncompile_time_limit = -1\n"
+            "compile_memory_limit = \"lots\"\ncache_dir = 3\n");
+  Run r = run_lodestone("check -c '" + dir.file("lodestone.toml") + "'");
   CHECK(r.code == 1);
   CHECK_THAT(r.err, Contains("lodestone.toml:3:22: error: compile_time_limit must be above 0"));
   CHECK_THAT(r.err, Contains("lodestone.toml:4:24: error: 'compile_memory_limit' must be a whole number of MiB"));
   CHECK_THAT(r.err, Contains("lodestone.toml:5:13: error: 'cache_dir' must be a folder, or false for no cache"));
-  std::ofstream(dir / "lodestone.toml") << "[lodestone]\nrules = [\"a.toml\"]\ncache_dir = \"cache\"\n";
-  r = lodestone("check --stats -c '" + (dir / "lodestone.toml") + "'");
+  dir.write("lodestone.toml", "[lodestone]\nrules = [\"a.toml\"]\ncache_dir = \"cache\"\n");
+  r = run_lodestone("check --stats -c '" + dir.file("lodestone.toml") + "'");
   CHECK(r.code == 0);
-  CHECK_THAT(r.err, Contains("; cache " + (dir / "cache") + "/"));
+  CHECK_THAT(r.err, Contains("; cache " + dir.file("cache") + "/"));
 }
 
 TEST_CASE("check -c checks sources and notifiers, each problem at its file:line:col", "[cli][config]") {
-  TempDir dir("lodestone-watch-config");
-  std::ofstream(dir / "rules.toml") << "[[rule]]\nid = \"r\"\nmatch = \"lodestar\"\nnotify = [\"hok\"]\n";
-  std::ofstream(dir / "lodestone.toml")
-      << "[lodestone]\nrules = [\"rules.toml\"]\nworkers = -1\nlog_format = \"xml\"\nnotify = [\"nobody\"]\n"
-         "[[source]]\nname = \"in\"\ntype = \"folder\"\npath = \"inbox\"\n"      // 6-9
-         "[[source]]\nname = \"feed\"\ntype = \"feed\"\nurl = \"ftp://x\"\ninterval = \"soon\"\n"  // 10-14
-         "[[notifier]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:1/x\"\ntimeot = 3\n"  // 15-19
-         "[[notifier]]\nname = \"hook\"\ntype = \"stdout\"\n";  // 20-22
-  Run r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  TempDir dir("watch-config");
+  dir.write("rules.toml", "[[rule]]\nid = \"r\"\nmatch = \"lodestar\"\nnotify = [\"hok\"]\n");
+  dir.write("lodestone.toml",
+            "[lodestone]\nrules = [\"rules.toml\"]\nworkers = -1\nlog_format = \"xml\"\nnotify = [\"nobody\"]\n"
+            "[[source]]\nname = \"in\"\ntype = \"folder\"\npath = \"inbox\"\n"      // 6-9
+            "[[source]]\nname = \"feed\"\ntype = \"feed\"\nurl = \"ftp://x\"\ninterval = \"soon\"\n"  // 10-14
+            "[[notifier]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:1/x\"\ntimeot = 3\n"  // 15-19
+            "[[notifier]]\nname = \"hook\"\ntype = \"stdout\"\n");  // 20-22
+  Run r = run_lodestone("check -c '" + dir.file("lodestone.toml") + "'");
   CHECK(r.code == 1);
   CHECK_THAT(r.err, Contains("lodestone.toml:3:11: error: workers must be 0 (one per core) to 256"));
   CHECK_THAT(r.err, Contains("lodestone.toml:4:14: error: log_format must be text or json"));
@@ -324,54 +308,55 @@ TEST_CASE("check -c checks sources and notifiers, each problem at its file:line:
   CHECK_THAT(r.err, Contains("lodestone.toml:21:8: error: [[notifier]] name 'hook' is used twice"));
   CHECK_THAT(r.err, Contains("lodestone.toml:5:11: error: notify names 'nobody', which no [[notifier]] defines"));
 
-  std::ofstream(dir / "lodestone.toml") << "[lodestone]\nrules = [\"rules.toml\"]\nadmin = \"9108\"\n";
-  r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  dir.write("lodestone.toml", "[lodestone]\nrules = [\"rules.toml\"]\nadmin = \"9108\"\n");
+  r = run_lodestone("check -c '" + dir.file("lodestone.toml") + "'");
   CHECK(r.code == 1);
   CHECK_THAT(r.err, Contains("lodestone.toml:3:9: error: admin must be host:port"));
 
   // With the config fixed, the rule's own notify list is checked against the notifiers.
-  std::ofstream(dir / "lodestone.toml")
-      << "[lodestone]\nrules = [\"rules.toml\"]\n[[notifier]]\nname = \"hook\"\ntype = \"stdout\"\n";
-  r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  dir.write("lodestone.toml",
+            "[lodestone]\nrules = [\"rules.toml\"]\n[[notifier]]\nname = \"hook\"\ntype = \"stdout\"\n");
+  r = run_lodestone("check -c '" + dir.file("lodestone.toml") + "'");
   CHECK(r.code == 1);
   CHECK_THAT(r.err, Contains("rules.toml:1:1: error: rule 'r' notifies 'hok', which no [[notifier]] of the config "
                              "defines (did you mean 'hook'?)"));
-  std::ofstream(dir / "rules.toml") << "[[rule]]\nid = \"r\"\nmatch = \"lodestar\"\nnotify = [\"hook\"]\n";
-  r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  dir.write("rules.toml", "[[rule]]\nid = \"r\"\nmatch = \"lodestar\"\nnotify = [\"hook\"]\n");
+  r = run_lodestone("check -c '" + dir.file("lodestone.toml") + "'");
   INFO(r.err);
   CHECK(r.code == 0);
 }
 
 TEST_CASE("secrets come from ${ENV} or an owner-only *_file, and never appear in a message", "[cli][config]") {
-  TempDir dir("lodestone-secrets");
-  std::ofstream(dir / "rules.toml") << "[[rule]]\nid = \"r\"\nmatch = \"lodestar\"\n";
-  std::ofstream(dir / "secret") << "whsec_VE9QU0VDUkVUVkFMVUUxMjM0NTY3ODkwMTIzNDU2\n";
-  std::filesystem::permissions(dir / "secret", std::filesystem::perms::owner_read | std::filesystem::perms::group_read);
+  TempDir dir("secrets");
+  dir.write("rules.toml", "[[rule]]\nid = \"r\"\nmatch = \"lodestar\"\n");
+  dir.write("secret", "whsec_VE9QU0VDUkVUVkFMVUUxMjM0NTY3ODkwMTIzNDU2\n");
+  std::filesystem::permissions(dir.file("secret"),
+                               std::filesystem::perms::owner_read | std::filesystem::perms::group_read);
   const std::string head = "[lodestone]\nrules = [\"rules.toml\"]\n[[notifier]]\nname = \"hook\"\ntype = \"webhook\"\n";
-  std::ofstream(dir / "lodestone.toml") << head << "url = \"${LODESTONE_TEST_UNSET_URL}\"\nsecret_file = \"secret\"\n";
-  Run r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  dir.write("lodestone.toml", head + "url = \"${LODESTONE_TEST_UNSET_URL}\"\nsecret_file = \"secret\"\n");
+  Run r = run_lodestone("check -c '" + dir.file("lodestone.toml") + "'");
   CHECK(r.code == 1);
   CHECK_THAT(r.err, Contains("lodestone.toml:6:7: error: url uses ${LODESTONE_TEST_UNSET_URL}, which is not set in the "
                              "environment"));
-  CHECK_THAT(r.err, Contains("lodestone.toml:7:15: error: secret file " + (dir / "secret") +
-                             " may be read by others; run: chmod 600 " + (dir / "secret")));
+  CHECK_THAT(r.err, Contains("lodestone.toml:7:15: error: secret file " + dir.file("secret") +
+                             " may be read by others; run: chmod 600 " + dir.file("secret")));
   CHECK(r.err.find("VE9QU0VDUkVU") == std::string::npos);
 
-  std::filesystem::permissions(dir / "secret", std::filesystem::perms::owner_read);
-  std::ofstream(dir / "lodestone.toml") << head << "url = \"http://127.0.0.1:9/${LODESTONE_TEST_PATH}\"\n"
-                                        << "secret_file = \"secret\"\n";
-  r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  std::filesystem::permissions(dir.file("secret"), std::filesystem::perms::owner_read);
+  dir.write("lodestone.toml",
+            head + "url = \"http://127.0.0.1:9/${LODESTONE_TEST_PATH}\"\n" + "secret_file = \"secret\"\n");
+  r = run_lodestone("check -c '" + dir.file("lodestone.toml") + "'");
   CHECK(r.code == 1);  // LODESTONE_TEST_PATH is unset too
   ::setenv("LODESTONE_TEST_PATH", "hooks/abc", 1);
-  r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  r = run_lodestone("check -c '" + dir.file("lodestone.toml") + "'");
   ::unsetenv("LODESTONE_TEST_PATH");
   INFO(r.err);
   CHECK(r.code == 0);
 
   // Written into the config itself, a secret works but is warned about, without its value.
-  std::ofstream(dir / "lodestone.toml") << head << "url = \"http://127.0.0.1:9/\"\n"
-                                        << "secret = \"whsec_VE9QU0VDUkVUVkFMVUUxMjM0NTY3ODkwMTIzNDU2\"\n";
-  r = lodestone("check -c '" + (dir / "lodestone.toml") + "'");
+  dir.write("lodestone.toml",
+            head + "url = \"http://127.0.0.1:9/\"\n" + "secret = \"whsec_VE9QU0VDUkVUVkFMVUUxMjM0NTY3ODkwMTIzNDU2\"\n");
+  r = run_lodestone("check -c '" + dir.file("lodestone.toml") + "'");
   CHECK(r.code == 0);
   CHECK_THAT(r.err, Contains("lodestone.toml:7:10: warning: secret is written in the config"));
   CHECK(r.err.find("VE9QU0VDUkVU") == std::string::npos);

@@ -13,6 +13,7 @@
 #include "support/watch_harness.h"
 
 using namespace watch_test;
+using lodestone::testing::HttpReceiver;
 
 namespace {
 
@@ -29,7 +30,7 @@ match = "lodestar OR 磁石"
 // A config in `dir`: rules from dir/rules, state dir/state.db, the admin endpoint on `admin`,
 // then the given [[source]] and [[notifier]] tables.
 std::string config(const TempDir& dir, int admin, const std::string& tables, const std::string& extra = "") {
-  if (!fs::exists(dir / "rules")) dir.write("rules/watch.toml", kRules);
+  if (!fs::exists(dir.file("rules"))) dir.write("rules/watch.toml", kRules);
   return "[lodestone]\nrules = [\"rules/*.toml\"]\nstate = \"state.db\"\nworkers = 2\nadmin = \"127.0.0.1:" +
          std::to_string(admin) + "\"\nlog_level = \"debug\"\n" + extra + "\n" + tables;
 }
@@ -85,7 +86,7 @@ TEST_CASE("an endpoint answering 503 five times, then 200, gets each alert once,
                        "\"\nbackoff = \"0.1s\"\n"));
   dir.write("inbox/posts.jsonl", post("p1", "a lodestar over the bay") + post("p2", "nothing here") +
                                      post("p3", "磁石 and lodestar") + post("p4", "lodestar again"));
-  Watcher watcher(dir / "lodestone.toml", dir.path());
+  Watcher watcher(dir.file("lodestone.toml"), dir.path());
   REQUIRE(watcher.started());
 
   REQUIRE(wait_until([&] { return flaky.delivered_ids() == 3; }, 60));
@@ -143,7 +144,7 @@ TEST_CASE("kill -9 while 1,000 alerts wait for a dead endpoint loses none and re
   }
   dir.write("inbox/posts.jsonl", posts);
   {
-    Watcher watcher(dir / "lodestone.toml", dir.path());
+    Watcher watcher(dir.file("lodestone.toml"), dir.path());
     REQUIRE(wait_until([&] { return metric(admin, R"(lodestone_deliveries{notifier="hook",state="pending"})") == 1000; },
                        60));
     // Let it fail a few rounds against the closed port, then kill it mid-flight.
@@ -152,7 +153,7 @@ TEST_CASE("kill -9 while 1,000 alerts wait for a dead endpoint loses none and re
   }
   Receiver hook(hook_port);
   REQUIRE(hook.port() == hook_port);
-  Watcher watcher(dir / "lodestone.toml", dir.path());
+  Watcher watcher(dir.file("lodestone.toml"), dir.path());
   REQUIRE(wait_until([&] { return hook.delivered_ids() == 1000; }, 120));
   REQUIRE(wait_until([&] { return metric(admin, R"(lodestone_deliveries{notifier="hook",state="delivered"})") == 1000; }));
   watcher.signal(SIGTERM);
@@ -174,10 +175,7 @@ TEST_CASE("a replayed file, a re-polled feed and a restart never alert twice", "
   TempDir dir("watch-dedup");
   const int admin = free_port();
   // A feed served without ETag or Last-Modified, so every poll reads it all again.
-  httplib::Server feed_server;
-  std::atomic<int> polls{0};
-  feed_server.Get("/feed.xml", [&](const httplib::Request&, httplib::Response& res) {
-    ++polls;
+  HttpReceiver feed([](const httplib::Request&, httplib::Response& res) {
     res.set_content(R"(<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>t</title>
 <item><guid>f1</guid><title>A lodestar in the feed</title><description>first</description></item>
@@ -185,43 +183,39 @@ TEST_CASE("a replayed file, a re-polled feed and a restart never alert twice", "
 <item><guid>f3</guid><title>磁石 news</title><description>third</description></item>
 </channel></rss>)", "application/rss+xml");
   });
-  const int feed_port = feed_server.bind_to_any_port("127.0.0.1");
-  std::thread feed_thread([&] { feed_server.listen_after_bind(); });
 
   dir.write("lodestone.toml",
             config(dir, admin,
                    "[[source]]\nname = \"inbox\"\ntype = \"directory\"\npath = \"inbox\"\n"
-                   "[[source]]\nname = \"news\"\ntype = \"feed\"\nurl = \"http://127.0.0.1:" +
-                       std::to_string(feed_port) + "/feed.xml\"\ninterval = \"0.3s\"\njitter = 0\n"
+                   "[[source]]\nname = \"news\"\ntype = \"feed\"\nurl = \"" + feed.url("/feed.xml") +
+                       "\"\ninterval = \"0.3s\"\njitter = 0\n"
                    "[[notifier]]\nname = \"out\"\ntype = \"file\"\npath = \"alerts.jsonl\"\n"));
   const std::string posts = post("a", "lodestar") + post("b", "plain") + post("c", "lodestar twice lodestar");
   dir.write("inbox/first.jsonl", posts);
-  const fs::path alerts = dir / "alerts.jsonl";
+  const fs::path alerts = dir.file("alerts.jsonl");
   const std::multiset<std::string> expected = {"a", "c", "f1", "f3"};
   {
-    Watcher watcher(dir / "lodestone.toml", dir.path());
+    Watcher watcher(dir.file("lodestone.toml"), dir.path());
     REQUIRE(wait_until([&] { return alerted_posts(alerts).size() == 4; }));
-    const int seen_polls = polls;
+    const size_t seen_polls = feed.count();
     // The same posts again under another name, and the feed polled again and again.
     dir.write("inbox/replay.jsonl", posts);
     REQUIRE(wait_until([&] { return metric(admin, R"(lodestone_posts_total{source="inbox",outcome="duplicate"})") == 3; }));
-    REQUIRE(wait_until([&] { return polls >= seen_polls + 3; }));
+    REQUIRE(wait_until([&] { return feed.count() >= seen_polls + 3; }));
     watcher.signal(SIGTERM);
     REQUIRE(watcher.wait() == 0);
     CHECK(alerted_posts(alerts) == expected);
   }
   {
     // A restart: the folder's files are done, the feed's posts are seen.
-    Watcher watcher(dir / "lodestone.toml", dir.path());
-    const int seen_polls = polls;
-    REQUIRE(wait_until([&] { return ready(admin) && polls >= seen_polls + 3; }));
+    Watcher watcher(dir.file("lodestone.toml"), dir.path());
+    const size_t seen_polls = feed.count();
+    REQUIRE(wait_until([&] { return ready(admin) && feed.count() >= seen_polls + 3; }));
     watcher.signal(SIGTERM);
     REQUIRE(watcher.wait() == 0);
     INFO(watcher.log());
     CHECK(alerted_posts(alerts) == expected);
   }
-  feed_server.stop();
-  feed_thread.join();
 }
 
 TEST_CASE("a slow endpoint does not delay another notifier, and shutdown does not wait for it", "[watch]") {
@@ -239,7 +233,7 @@ TEST_CASE("a slow endpoint does not delay another notifier, and shutdown does no
   std::string posts;
   for (int i = 0; i < 5; ++i) posts += post(std::string("s") + std::to_string(i), std::string("lodestar ") + std::to_string(i));
   dir.write("inbox/posts.jsonl", posts);
-  Watcher watcher(dir / "lodestone.toml", dir.path());
+  Watcher watcher(dir.file("lodestone.toml"), dir.path());
   REQUIRE(wait_until([&] { return fast.delivered_ids() == 5; }));
   REQUIRE(wait_until([&] { return slow.arrived() >= 1; }));
   // All five reached the fast endpoint while the slow one still holds its first request.
@@ -254,10 +248,10 @@ TEST_CASE("a slow endpoint does not delay another notifier, and shutdown does no
   // What the slow endpoint did not take is still pending in the store for the next start.
   Receiver slow_again(0);
   // (the store is checked through a restart that points "slow" at a quick receiver)
-  std::string cfg = slurp(dir / "lodestone.toml");
+  std::string cfg = slurp(dir.file("lodestone.toml"));
   cfg.replace(cfg.find(slow.url()), slow.url().size(), slow_again.url());
   dir.write("lodestone.toml", cfg);
-  Watcher again(dir / "lodestone.toml", dir.path());
+  Watcher again(dir.file("lodestone.toml"), dir.path());
   REQUIRE(wait_until([&] { return slow_again.delivered_ids() == 5; }));
   CHECK(fast.deliveries().size() == 5);  // the fast notifier sent nothing twice
   again.signal(SIGTERM);
@@ -270,8 +264,8 @@ TEST_CASE("a broken rule file keeps the old rules matching, and fixing it swaps 
   dir.write("lodestone.toml", config(dir, admin,
                                      "[[source]]\nname = \"inbox\"\ntype = \"directory\"\npath = \"inbox\"\n"
                                      "[[notifier]]\nname = \"out\"\ntype = \"file\"\npath = \"alerts.jsonl\"\n"));
-  const fs::path alerts = dir / "alerts.jsonl";
-  Watcher watcher(dir / "lodestone.toml", dir.path());
+  const fs::path alerts = dir.file("alerts.jsonl");
+  Watcher watcher(dir.file("lodestone.toml"), dir.path());
   REQUIRE(wait_until([&] { return ready(admin); }));
   dir.write("inbox/1.jsonl", post("p1", "lodestar"));
   REQUIRE(wait_until([&] { return alerted_posts(alerts).count("p1") == 1; }));
@@ -322,7 +316,7 @@ TEST_CASE("SIGTERM under load loses nothing that was accepted", "[watch]") {
   std::atomic<bool> stop{false};
   std::atomic<int> batches{0};
   {
-    Watcher watcher(dir / "lodestone.toml", dir.path());
+    Watcher watcher(dir.file("lodestone.toml"), dir.path());
     REQUIRE(wait_until([&] { return ready(admin); }));
     std::vector<std::thread> clients;
     for (int c = 0; c < 4; ++c) {
@@ -357,8 +351,8 @@ TEST_CASE("SIGTERM under load loses nothing that was accepted", "[watch]") {
   }
   REQUIRE(!accepted.empty());
   // Whatever was not delivered before the stop is delivered after a restart; nothing twice.
-  Watcher watcher(dir / "lodestone.toml", dir.path());
-  const fs::path alerts = dir / "alerts.jsonl";
+  Watcher watcher(dir.file("lodestone.toml"), dir.path());
+  const fs::path alerts = dir.file("alerts.jsonl");
   REQUIRE(wait_until([&] { return alerted_posts(alerts).size() >= accepted.size(); }, 60));
   watcher.signal(SIGTERM);
   CHECK(watcher.wait() == 0);
@@ -379,7 +373,7 @@ TEST_CASE("notify-test sends one sample alert through the named notifier and pri
                    "[[notifier]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"" + ok.url() + "\"\nsecret = \"" +
                        kSecret + "\"\n[[notifier]]\nname = \"refusing\"\ntype = \"webhook\"\nurl = \"" +
                        refusing.url() + "\"\n"));
-  const std::string cfg = (dir / "lodestone.toml").string();
+  const std::string cfg = dir.file("lodestone.toml");
   auto [code, out] = run_lodestone("notify-test hook -c '" + cfg + "'", dir.path());
   INFO(out);
   CHECK(code == 0);
@@ -405,7 +399,7 @@ TEST_CASE("log_format = json writes one JSON object a line, with time, level and
   cfg.replace(cfg.find("log_level = \"debug\""), 19, "log_level = \"info\"\nlog_format = \"json\"");
   dir.write("lodestone.toml", cfg);
   dir.write("inbox/a.jsonl", post("j1", "lodestar \"quoted\" \\ and a\nline break") + "not json\n");
-  Watcher watcher(dir / "lodestone.toml", dir.path());
+  Watcher watcher(dir.file("lodestone.toml"), dir.path());
   REQUIRE(wait_until([&] { return metric(admin, R"(lodestone_posts_total{source="inbox",outcome="rejected"})") == 1; }));
   watcher.signal(SIGTERM);
   REQUIRE(watcher.wait() == 0);
@@ -434,7 +428,7 @@ TEST_CASE("an email notifier from the config sends one digest over STARTTLS with
   o.password = "pa55-word";
   smtp_test::SmtpReceiver smtp(o);
   dir.write("smtp-password", "pa55-word\n");
-  fs::permissions(dir / "smtp-password", fs::perms::owner_read | fs::perms::owner_write);
+  fs::permissions(dir.file("smtp-password"), fs::perms::owner_read | fs::perms::owner_write);
   const int admin = free_port();
   dir.write("lodestone.toml",
             config(dir, admin,
@@ -444,7 +438,7 @@ TEST_CASE("an email notifier from the config sends one digest over STARTTLS with
                    "to = [\"analyst@example.com\", \"desk@example.com\"]\nca_file = \"" +
                        smtp_test::certificate().cert + "\"\ndigest = \"1h\"\n"));
   dir.write("inbox/posts.jsonl", post("m1", "a lodestar") + post("m2", "磁石") + post("m3", "lodestar again"));
-  Watcher watcher(dir / "lodestone.toml", dir.path());
+  Watcher watcher(dir.file("lodestone.toml"), dir.path());
   REQUIRE(wait_until([&] { return metric(admin, R"(lodestone_deliveries{notifier="mail",state="delivered"})") == 3; }));
   watcher.signal(SIGTERM);
   CHECK(watcher.wait() == 0);
@@ -469,7 +463,7 @@ TEST_CASE("the status page shows recent alerts with their matches marked, counts
                    "[[notifier]]\nname = \"out\"\ntype = \"file\"\npath = \"alerts.jsonl\"\n"));
   dir.write("inbox/a.jsonl", nlohmann::json{{"id", "x1"}, {"title", "<script>alert(1)</script>"},
                                             {"body", "a lodestar at dawn"}}.dump() + "\n" + post("x2", "lodestar"));
-  Watcher watcher(dir / "lodestone.toml", dir.path());
+  Watcher watcher(dir.file("lodestone.toml"), dir.path());
   REQUIRE(wait_until([&] { return metric(admin, R"(lodestone_deliveries{notifier="out",state="delivered"})") == 2; }));
   httplib::Client client("127.0.0.1", admin);
   auto page = client.Get("/");

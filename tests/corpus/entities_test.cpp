@@ -3,8 +3,6 @@
 // warm start from the database cache gives the same alerts as a cold one.
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +11,7 @@
 #include "rules/compiled.h"
 #include "rules/entity_list.h"
 #include "support/rules.h"
+#include "support/temp_dir.h"
 
 namespace {
 
@@ -24,22 +23,25 @@ std::string entities_dir() {
   return LODESTONE_SOURCE_DIR "/../shared/corpus/entities";
 }
 
+// The SDN list's file; when it is absent, the test is skipped at once.
+std::string sdn_file() {
+  const std::string sdn = entities_dir() + "/ofac_sdn.csv";
+  if (!std::filesystem::exists(sdn)) {
+    // Not a pass: exit code 4 makes ctest report this test as skipped (SKIP_RETURN_CODE).
+    std::fprintf(stderr, "SKIPPED: %s is absent (the corpus lives in ../shared/corpus beside the checkout)\n",
+                 sdn.c_str());
+    std::exit(4);
+  }
+  return sdn;
+}
+
 // The rule file of the SDN list, written beside a temporary folder's cache, with absolute paths.
 struct SdnFixture {
-  std::filesystem::path dir;
-  std::string rules;
+  std::string sdn = sdn_file();  // first: a skipped test makes no folder
+  TempDir dir{"sdn"};
+  std::string rules = dir.file("ofac.toml");
 
   SdnFixture() {
-    const std::string sdn = entities_dir() + "/ofac_sdn.csv";
-    if (!std::filesystem::exists(sdn)) {
-      // Not a pass: exit code 4 makes ctest report this test as skipped (SKIP_RETURN_CODE).
-      std::fprintf(stderr, "SKIPPED: %s is absent (the corpus lives in ../shared/corpus beside the checkout)\n",
-                   sdn.c_str());
-      std::exit(4);
-    }
-    dir = std::filesystem::temp_directory_path() / ("lodestone-sdn-" + std::to_string(getpid()));
-    std::filesystem::create_directories(dir);
-    rules = (dir / "ofac.toml").string();
     std::ofstream(rules) << "[[entities]]\n"
                             "id = \"ofac_sdn\"\n"
                             "file = \"" << sdn << "\"\n"
@@ -50,10 +52,6 @@ struct SdnFixture {
                             "min_alias_length = 4\n"
                             "\n[[rule]]\nid = \"sdn\"\nmatch = '@ofac_sdn'\n"
                             "\n[[rule]]\nid = \"sdn-sanctions\"\nmatch = '@ofac_sdn AND sanction*'\n";
-  }
-  ~SdnFixture() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
   }
 };
 
@@ -104,7 +102,7 @@ TEST_CASE("SDN: the load's counts are stable and every name alerts its own entit
 TEST_CASE("SDN: a warm start loads the cache and alerts exactly as a cold one", "[corpus][entities]") {
   SdnFixture fx;
   LoadOptions options;
-  options.cache_dir = (fx.dir / "cache").string();
+  options.cache_dir = fx.dir.file("cache");
   LoadResult cold = load_rule_set({fx.rules}, options);
   REQUIRE(cold.rule_set);
   CHECK_FALSE(cold.rule_set->data().stats.from_cache);

@@ -1,7 +1,6 @@
 // Real feeds (../shared/corpus/feeds, skipped when absent), polled over loopback by FeedSource:
 // every item becomes a post with an id, a title and text, and GB2312 decodes to the right Chinese.
 #include <httplib.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -14,10 +13,10 @@
 #include <future>
 #include <mutex>
 #include <sstream>
-#include <thread>
 
 #include "sources/feed/feed.h"
-#include "watch/store.h"
+#include "support/http_receiver.h"
+#include "support/temp_store.h"
 
 namespace {
 
@@ -27,7 +26,8 @@ using lodestone::FeedSource;
 using lodestone::PollResult;
 using lodestone::Post;
 using lodestone::PostSink;
-using lodestone::Store;
+using lodestone::testing::HttpReceiver;
+using lodestone::testing::TempStore;
 
 std::string feeds_dir() {
   if (const char* env = std::getenv("LODESTONE_CORPUS")) return std::string(env) + "/feeds";
@@ -78,34 +78,15 @@ class KeepingSink : public PostSink {
 // declaration decides.
 std::vector<Post> poll_corpus(const std::string& file, const std::string& content_type) {
   const std::string body = read_corpus(file);
-  ::setenv("no_proxy", "127.0.0.1", 1);
-  httplib::Server server;
-  server.Get(".*", [&](const httplib::Request&, httplib::Response& res) { res.set_content(body, content_type.c_str()); });
-  const int port = server.bind_to_any_port("127.0.0.1");
-  REQUIRE(port > 0);
-  std::thread thread([&] { server.listen_after_bind(); });
-  for (int i = 0; i < 5000 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-
-  const auto dir = std::filesystem::temp_directory_path() / ("lodestone-feeds-corpus-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::string error;
-  std::unique_ptr<Store> store = Store::open((dir / "state.db").string(), error);
-  INFO(error);
-  REQUIRE(store);
-
+  HttpReceiver server([&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(body, content_type.c_str());
+  });
+  TempStore store;
   FeedOptions o;
   o.name = file;
-  o.url = "http://127.0.0.1:" + std::to_string(port) + "/" + file;
+  o.url = server.url("/" + file);
   KeepingSink sink;
-  PollResult result;
-  {
-    FeedSource source(o, *store);
-    result = source.poll_once(sink);
-  }
-  server.stop();
-  thread.join();
-  store.reset();
-  std::filesystem::remove_all(dir);
+  const PollResult result = FeedSource(o, *store).poll_once(sink);
 
   INFO(result.error);
   REQUIRE(result.outcome == PollResult::Outcome::kPosts);

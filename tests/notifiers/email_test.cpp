@@ -2,45 +2,34 @@
 // STARTTLS, AUTH, the raw message as received, reply codes to outcomes, digests and cancel().
 #include "notifiers/email/email.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <random>
 #include <regex>
 #include <sstream>
 #include <thread>
 #include <vector>
 
 #include "support/closed_port.h"
+#include "support/sample_alert.h"
 #include "support/smtp_receiver.h"
+#include "support/temp_dir.h"
 
 using lodestone::Alert;
 using lodestone::DeliveryAttempt;
 using lodestone::EmailNotifier;
 using lodestone::EmailOptions;
 using Outcome = DeliveryAttempt::Outcome;
-namespace fs = std::filesystem;
 using smtp_test::certificate;
 using test_support::ClosedPort;
 using smtp_test::ReceiverOptions;
 using smtp_test::SmtpReceiver;
-using smtp_test::TempDir;
+using lodestone::testing::TempDir;
 
 namespace {
 
@@ -153,30 +142,11 @@ std::string decode_subject(const std::string& value) {
   return out + value.substr(last);
 }
 
-Alert sample_alert(const std::string& post_id = "M.1") {
-  Alert a;
-  a.rule.id = "rare-earth-export-controls";
+// The sample alert with a script tag in its post title, for the HTML part to escape.
+Alert mail_alert(const std::string& post_id = "M.1") {
+  Alert a = lodestone::testing::sample_alert(post_id);
   a.rule.title = "Rare-earth export controls";
-  a.rule.severity = "high";
-  a.rule.tags = {"minerals"};
-  a.post.id = post_id;
-  a.post.source = "ptt/Stock";
   a.post.title = "中國稀土出口管制 <script>alert(1)</script> & more";
-  a.post.url = "https://example.com/p/1?x=1&y=2";
-  a.post.published = "2026-01-11T11:00:00Z";
-  a.id = lodestone::alert_id(a.rule.id, a.post.source, a.post.id);
-  lodestone::AlertMatch m;
-  m.field = "body";
-  m.term = "稀土";
-  m.text = "稀土";
-  m.start = 3;
-  m.end = 5;
-  m.byte_start = 9;
-  m.byte_end = 15;
-  m.snippet = "…中國對稀土出口…";
-  a.matches.push_back(m);
-  a.entities.push_back({"scott-bessent", "Scott Bessent", "person", "", "貝森特"});
-  a.matched_at = "2026-01-11T11:08:03Z";
   return a;
 }
 
@@ -229,7 +199,7 @@ TEST_CASE("options that could inject a header or cannot work are refused without
     o.url = "ftp://127.0.0.1";
     return o;
   }());
-  DeliveryAttempt got = send(bad, sample_alert());
+  DeliveryAttempt got = send(bad, mail_alert());
   CHECK(got.outcome == Outcome::kDead);
   CHECK(contains(got.error, "smtp://"));
 }
@@ -258,7 +228,7 @@ TEST_CASE("a subject that is not ASCII becomes UTF-8 encoded-words on folded lin
 TEST_CASE("an alert arrives over STARTTLS as one multipart/alternative mail with UTF-8 parts", "[email][smtp]") {
   SmtpReceiver receiver;
   EmailNotifier notifier(options_for(receiver.url()));
-  const Alert alert = sample_alert();
+  const Alert alert = mail_alert();
   DeliveryAttempt got = send(notifier, alert);
   INFO(got.error);
   REQUIRE(got.outcome == Outcome::kDelivered);
@@ -307,7 +277,7 @@ TEST_CASE("an alert arrives over STARTTLS as one multipart/alternative mail with
 TEST_CASE("a post title with CR LF cannot add a header", "[email][smtp]") {
   SmtpReceiver receiver;
   EmailNotifier notifier(options_for(receiver.url()));
-  Alert alert = sample_alert();
+  Alert alert = mail_alert();
   alert.post.title = "Rare earths\r\nBcc: x@y.test\r\n\r\nbody?";
   DeliveryAttempt got = send(notifier, alert);
   INFO(got.error);
@@ -329,14 +299,14 @@ TEST_CASE("AUTH with the right password delivers, a wrong one is a dead 535 that
   o.password = kPassword;
   {
     EmailNotifier notifier(o);
-    DeliveryAttempt got = send(notifier, sample_alert());
+    DeliveryAttempt got = send(notifier, mail_alert());
     INFO(got.error);
     CHECK(got.outcome == Outcome::kDelivered);
     CHECK(receiver.messages().size() == 1);
   }
   o.password = "wrong-Passw0rd";
   EmailNotifier wrong(o);
-  DeliveryAttempt got = send(wrong, sample_alert());
+  DeliveryAttempt got = send(wrong, mail_alert());
   INFO(got.error);
   CHECK(got.outcome == Outcome::kDead);
   CHECK(got.status == 535);
@@ -348,7 +318,7 @@ TEST_CASE("AUTH with the right password delivers, a wrong one is a dead 535 that
   o.username.clear();
   o.password.clear();
   EmailNotifier anonymous(o);
-  got = send(anonymous, sample_alert());
+  got = send(anonymous, mail_alert());
   CHECK(got.outcome == Outcome::kDead);  // 530 authentication required
   CHECK(got.status / 100 == 5);
 }
@@ -357,7 +327,7 @@ TEST_CASE("a 451 reply to DATA is retried and a 550 is dead, each with its code"
   {
     SmtpReceiver receiver({.data_reply = "451 4.3.0 try again later"});
     EmailNotifier notifier(options_for(receiver.url()));
-    DeliveryAttempt got = send(notifier, sample_alert());
+    DeliveryAttempt got = send(notifier, mail_alert());
     CHECK(got.outcome == Outcome::kRetry);
     CHECK(got.status == 451);
     CHECK(contains(got.error, "SMTP 451"));
@@ -366,7 +336,7 @@ TEST_CASE("a 451 reply to DATA is retried and a 550 is dead, each with its code"
   {
     SmtpReceiver receiver({.data_reply = "550 5.7.1 rejected"});
     EmailNotifier notifier(options_for(receiver.url()));
-    DeliveryAttempt got = send(notifier, sample_alert());
+    DeliveryAttempt got = send(notifier, mail_alert());
     CHECK(got.outcome == Outcome::kDead);
     CHECK(got.status == 550);
     CHECK(contains(got.error, "SMTP 550"));
@@ -376,7 +346,7 @@ TEST_CASE("a 451 reply to DATA is retried and a 550 is dead, each with its code"
 TEST_CASE("a server that is down is retried with no status", "[email][smtp]") {
   ClosedPort closed;
   EmailNotifier notifier(options_for("smtp://127.0.0.1:" + std::to_string(closed.port())));
-  DeliveryAttempt got = send(notifier, sample_alert());
+  DeliveryAttempt got = send(notifier, mail_alert());
   CHECK(got.outcome == Outcome::kRetry);
   CHECK(got.status == 0);
   CHECK(contains(got.error, "email \"analysts\" (smtp://127.0.0.1:" + std::to_string(closed.port()) + ")"));
@@ -385,7 +355,7 @@ TEST_CASE("a server that is down is retried with no status", "[email][smtp]") {
 TEST_CASE("smtp:// to a server without STARTTLS sends nothing in clear and is retried", "[email][smtp]") {
   SmtpReceiver receiver({.tls = false});
   EmailNotifier notifier(options_for(receiver.url()));
-  DeliveryAttempt got = send(notifier, sample_alert());
+  DeliveryAttempt got = send(notifier, mail_alert());
   INFO(got.error);
   CHECK(got.outcome == Outcome::kRetry);
   CHECK(receiver.messages().empty());
@@ -396,7 +366,7 @@ TEST_CASE("a server certificate that the CA file does not vouch for is retried a
   EmailOptions o = options_for(receiver.url());
   o.ca_file.clear();  // the system bundle does not know the throwaway certificate
   EmailNotifier notifier(o);
-  DeliveryAttempt got = send(notifier, sample_alert());
+  DeliveryAttempt got = send(notifier, mail_alert());
   INFO(got.error);
   CHECK(got.outcome == Outcome::kRetry);
   CHECK(receiver.messages().empty());
@@ -408,7 +378,7 @@ TEST_CASE("a digest of three alerts is one mail listing all three", "[email][smt
   o.digest = 600;
   EmailNotifier notifier(o);
   CHECK(notifier.digest_interval() == 600);
-  std::vector<Alert> alerts = {sample_alert("M.1"), sample_alert("M.2"), sample_alert("M.3")};
+  std::vector<Alert> alerts = {mail_alert("M.1"), mail_alert("M.2"), mail_alert("M.3")};
   alerts[1].post.title = "Second post";
   alerts[2].post.title = "Third post";
   std::vector<std::string> jsons;
@@ -439,12 +409,13 @@ TEST_CASE("a digest of three alerts is one mail listing all three", "[email][smt
 TEST_CASE("a text template renders the text part from the alert JSON without escaping", "[email][smtp]") {
   SmtpReceiver receiver;
   TempDir dir;
-  const std::string path = (dir.path() / "text.mustache").string();
-  std::ofstream(path) << "{{rule.severity}} alert: {{post.title}}\n{{#matches}}- {{field}}: {{text}}\n{{/matches}}";
+  const std::string path = dir.file("text.mustache");
+  dir.write("text.mustache",
+            "{{rule.severity}} alert: {{post.title}}\n{{#matches}}- {{field}}: {{text}}\n{{/matches}}");
   EmailOptions o = options_for(receiver.url());
   o.text_template = path;
   EmailNotifier notifier(o);
-  DeliveryAttempt got = send(notifier, sample_alert());
+  DeliveryAttempt got = send(notifier, mail_alert());
   INFO(got.error);
   REQUIRE(got.outcome == Outcome::kDelivered);
   const auto messages = receiver.messages();
@@ -458,7 +429,7 @@ TEST_CASE("a text template renders the text part from the alert JSON without esc
 TEST_CASE("text parts go out with CRLF line ends inside their base64", "[email][smtp]") {
   SmtpReceiver receiver;
   EmailNotifier notifier(options_for(receiver.url()));
-  REQUIRE(send(notifier, sample_alert()).outcome == Outcome::kDelivered);
+  REQUIRE(send(notifier, mail_alert()).outcome == Outcome::kDelivered);
   const auto messages = receiver.messages();
   REQUIRE(messages.size() == 1);
   const Mail mail = parse_mail(messages[0]);
@@ -475,13 +446,13 @@ TEST_CASE("cancel() stops a mail in flight and every later one with kRetry", "[e
   o.timeout = 120;
   EmailNotifier notifier(o);
   DeliveryAttempt got;
-  std::thread sender([&] { got = send(notifier, sample_alert()); });
+  std::thread sender([&] { got = send(notifier, mail_alert()); });
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   notifier.cancel();
   sender.join();
   CHECK(got.outcome == Outcome::kRetry);
   CHECK(contains(got.error, "cancelled"));
-  got = send(notifier, sample_alert());
+  got = send(notifier, mail_alert());
   CHECK(got.outcome == Outcome::kRetry);
   CHECK(contains(got.error, "cancelled"));
   CHECK(receiver.messages().empty());

@@ -2,132 +2,33 @@
 // headers and signatures, how each answer maps to an outcome, and errors that keep secrets.
 #include "notifiers/webhook/webhook.h"
 
-#include <arpa/inet.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
 #include <chrono>
-#include <cstdlib>
 #include <ctime>
-#include <functional>
-#include <mutex>
 #include <thread>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "support/closed_port.h"
+#include "support/http_receiver.h"
+#include "support/sample_alert.h"
 
 using lodestone::Alert;
 using test_support::ClosedPort;
 using lodestone::DeliveryAttempt;
 using lodestone::WebhookNotifier;
 using lodestone::WebhookOptions;
+using lodestone::testing::sample_alert;
+using lodestone::testing::HttpReceiver;
+using lodestone::testing::ReceivedRequest;
 using Outcome = DeliveryAttempt::Outcome;
 
 namespace {
 
 constexpr const char* kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-struct Received {
-  std::string path;
-  std::string body;
-  httplib::Headers headers;  // names compare case-insensitively
-
-  std::string header(const std::string& name) const {
-    auto it = headers.find(name);
-    return it == headers.end() ? std::string() : it->second;
-  }
-  size_t count(const std::string& name) const { return headers.count(name); }
-};
-
-// An HTTP server on 127.0.0.1 and a port of its choosing, answering every POST as the test
-// scripts it and recording each request before answering it. Stopped when it goes out of scope.
-class Receiver {
- public:
-  using Answer = std::function<void(const httplib::Request&, httplib::Response&)>;
-
-  Receiver() {
-    // A proxy from the environment must not stand between the notifier and loopback.
-    ::setenv("no_proxy", "127.0.0.1", 1);
-    server_.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
-      Answer answer;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        received_.push_back({req.path, req.body, req.headers});
-        answer = answer_;
-      }
-      answer(req, res);
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    REQUIRE(port_ > 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    // stop() before the loop has started would be lost and leave the loop waiting forever.
-    for (int i = 0; i < 5000 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    REQUIRE(server_.is_running());
-  }
-  ~Receiver() {
-    server_.stop();
-    thread_.join();
-  }
-
-  void answer(Answer a) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    answer_ = std::move(a);
-  }
-  void answer_status(int status, std::string body = "") {
-    answer([status, body](const httplib::Request&, httplib::Response& res) {
-      res.status = status;
-      if (!body.empty()) res.set_content(body, "text/plain");
-    });
-  }
-  std::vector<Received> requests() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return received_;
-  }
-  int port() const { return port_; }
-  std::string url(const std::string& path = "/hook") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-
- private:
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = -1;
-  mutable std::mutex mutex_;
-  Answer answer_ = [](const httplib::Request&, httplib::Response& res) { res.status = 200; };
-  std::vector<Received> received_;
-};
-
-Alert sample_alert() {
-  Alert a;
-  a.rule.id = "rare-earth-export-controls";
-  a.rule.title = "Rare \"earth\" export controls";
-  a.rule.severity = "high";
-  a.rule.tags = {"minerals"};
-  a.post.id = "M.1";
-  a.post.source = "ptt/Stock";
-  a.post.title = "中國對稀土出口管制 <@everyone> & more";
-  a.post.url = "https://example.com/p/1?x=1&y=2";
-  a.post.published = "2026-01-11T11:00:00Z";
-  a.id = lodestone::alert_id(a.rule.id, a.post.source, a.post.id);
-  lodestone::AlertMatch m;
-  m.field = "body";
-  m.term = "稀土";
-  m.text = "稀土";
-  m.start = 3;
-  m.end = 5;
-  m.byte_start = 9;
-  m.byte_end = 15;
-  m.snippet = "…中國對稀土出口…";
-  a.matches.push_back(m);
-  a.matched_at = "2026-01-11T11:08:03Z";
-  return a;
-}
 
 WebhookOptions options_for(const std::string& url, const std::string& secret = kSecret) {
   WebhookOptions o;
@@ -218,7 +119,7 @@ TEST_CASE("options that cannot work are refused without quoting the URL or the s
 }
 
 TEST_CASE("a notifier with options that cannot work is dead on every send and sends nothing", "[webhook]") {
-  Receiver receiver;
+  HttpReceiver receiver;
   WebhookOptions o = options_for(receiver.url());
   o.format = "xml";
   WebhookNotifier notifier(o);
@@ -231,7 +132,7 @@ TEST_CASE("a notifier with options that cannot work is dead on every send and se
 }
 
 TEST_CASE("an alert id that cannot be a webhook-id is dead and sends nothing", "[webhook][http]") {
-  Receiver receiver;
+  HttpReceiver receiver;
   WebhookNotifier notifier(options_for(receiver.url()));
   for (const char* id : {"", "ab\r\nX-Injected: 1", "msg.1"}) {
     Alert alert = sample_alert();
@@ -244,7 +145,7 @@ TEST_CASE("an alert id that cannot be a webhook-id is dead and sends nothing", "
 }
 
 TEST_CASE("a 2xx answer is delivered, the body wraps the alert's bytes and the signature verifies", "[webhook][http]") {
-  Receiver receiver;
+  HttpReceiver receiver;
   receiver.answer_status(204);
   WebhookOptions o = options_for(receiver.url());
   o.headers = {{"X-Team", "ops"}, {"Authorization", "Bearer abc"}};
@@ -263,7 +164,7 @@ TEST_CASE("a 2xx answer is delivered, the body wraps the alert's bytes and the s
 
   const auto requests = receiver.requests();
   REQUIRE(requests.size() == 1);
-  const Received& r = requests[0];
+  const ReceivedRequest& r = requests[0];
   CHECK(r.path == "/hook");
   CHECK(r.header("Content-Type") == "application/json");
   CHECK(r.header("webhook-id") == alert.id);
@@ -289,7 +190,7 @@ TEST_CASE("a 2xx answer is delivered, the body wraps the alert's bytes and the s
 }
 
 TEST_CASE("without a secret no signature header is sent", "[webhook][http]") {
-  Receiver receiver;
+  HttpReceiver receiver;
   WebhookNotifier notifier(options_for(receiver.url(), ""));
   const Alert alert = sample_alert();
   CHECK(notifier.send(alert, lodestone::to_json(alert)).outcome == Outcome::kDelivered);
@@ -300,7 +201,7 @@ TEST_CASE("without a secret no signature header is sent", "[webhook][http]") {
 }
 
 TEST_CASE("a 503 with Retry-After: 7 is retried after 7 seconds", "[webhook][http]") {
-  Receiver receiver;
+  HttpReceiver receiver;
   receiver.answer([](const httplib::Request&, httplib::Response& res) {
     res.status = 503;
     res.set_header("Retry-After", "7");
@@ -319,7 +220,7 @@ TEST_CASE("a 503 with Retry-After: 7 is retried after 7 seconds", "[webhook][htt
 }
 
 TEST_CASE("429 and 408 are retried, other 4xx are dead", "[webhook][http]") {
-  Receiver receiver;
+  HttpReceiver receiver;
   WebhookNotifier notifier(options_for(receiver.url()));
   const Alert alert = sample_alert();
   const std::string json = lodestone::to_json(alert);
@@ -349,7 +250,7 @@ TEST_CASE("429 and 408 are retried, other 4xx are dead", "[webhook][http]") {
 }
 
 TEST_CASE("a redirect is not followed and is dead", "[webhook][http]") {
-  Receiver receiver;
+  HttpReceiver receiver;
   receiver.answer([&receiver](const httplib::Request& req, httplib::Response& res) {
     if (req.path == "/hook") {
       res.status = 301;
@@ -370,9 +271,9 @@ TEST_CASE("a redirect is not followed and is dead", "[webhook][http]") {
 }
 
 TEST_CASE("a receiver slower than the timeout is retried with no status", "[webhook][http]") {
-  Receiver receiver;
-  receiver.answer([](const httplib::Request&, httplib::Response& res) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  HttpReceiver receiver;
+  receiver.answer([&receiver](const httplib::Request&, httplib::Response& res) {
+    receiver.hold(std::chrono::milliseconds(1500));
     res.status = 200;
   });
   WebhookOptions o = options_for(receiver.url());
@@ -402,7 +303,7 @@ TEST_CASE("a closed port is retried with no status", "[webhook][http]") {
 }
 
 TEST_CASE("every attempt of one alert has the same webhook-id and the same body but the timestamp", "[webhook][http]") {
-  Receiver receiver;
+  HttpReceiver receiver;
   receiver.answer_status(503);
   WebhookNotifier notifier(options_for(receiver.url()));
   const Alert alert = sample_alert();
@@ -430,7 +331,7 @@ TEST_CASE("every attempt of one alert has the same webhook-id and the same body 
 }
 
 TEST_CASE("slack and discord get one line of valid JSON text naming the rule", "[webhook][http]") {
-  Receiver receiver;
+  HttpReceiver receiver;
   const Alert alert = sample_alert();
   const std::string json = lodestone::to_json(alert);
 
@@ -471,7 +372,7 @@ TEST_CASE("slack and discord get one line of valid JSON text naming the rule", "
 }
 
 TEST_CASE("errors never show the secret, the URL's password or its query", "[webhook][http]") {
-  Receiver receiver;
+  HttpReceiver receiver;
   // A receiver that echoes everything back, secrets included.
   receiver.answer([](const httplib::Request&, httplib::Response& res) {
     res.status = 400;
@@ -509,7 +410,7 @@ TEST_CASE("errors never show the secret, the URL's password or its query", "[web
 }
 
 TEST_CASE("outside text holding a short hidden string is left out rather than mangled", "[webhook][http]") {
-  Receiver receiver;
+  HttpReceiver receiver;
   receiver.answer_status(400, "page 1 is bad");
   const std::string who = "webhook \"ops-hook\" (http://127.0.0.1:" + std::to_string(receiver.port()) + "/hook)";
   WebhookNotifier notifier(options_for(receiver.url("/hook?page=1")));
@@ -524,7 +425,7 @@ TEST_CASE("outside text holding a short hidden string is left out rather than ma
 }
 
 TEST_CASE("a receiver's answer is quoted short, on one line, as valid UTF-8", "[webhook][http]") {
-  Receiver receiver;
+  HttpReceiver receiver;
   // A line break, a stray byte, CJK text, then far more than an error needs, ending in a cut "稀".
   receiver.answer_status(422, "bad\r\nfield \xff 稀土 " + std::string(300, 'x'));
   WebhookNotifier notifier(options_for(receiver.url()));
@@ -543,7 +444,7 @@ TEST_CASE("a receiver's answer is quoted short, on one line, as valid UTF-8", "[
 }
 
 TEST_CASE("slack and discord URLs keep their token path out of errors", "[webhook][http]") {
-  Receiver receiver;
+  HttpReceiver receiver;
   receiver.answer_status(404, "no such hook");
   WebhookOptions o = options_for(receiver.url("/services/T000/B000/XXXXtoken"), "");
   o.format = "slack";
@@ -557,7 +458,7 @@ TEST_CASE("slack and discord URLs keep their token path out of errors", "[webhoo
 
 TEST_CASE("a template body is the mustache file rendered with the alert, escaped for JSON",
           "[webhook][http][template]") {
-  Receiver receiver;
+  HttpReceiver receiver;
   WebhookOptions o = options_for(receiver.url());
   o.format = "template";
   o.template_path = LODESTONE_TEST_DATA "/notifiers/webhook_body.mustache";
@@ -582,7 +483,7 @@ TEST_CASE("a template body is the mustache file rendered with the alert, escaped
 }
 
 TEST_CASE("a template body goes with the configured Content-Type", "[webhook][http][template]") {
-  Receiver receiver;
+  HttpReceiver receiver;
   WebhookOptions o = options_for(receiver.url());
   o.format = "template";
   o.template_path = LODESTONE_TEST_DATA "/notifiers/webhook_body.mustache";
@@ -620,9 +521,9 @@ TEST_CASE("format template without a readable, parseable template is refused", "
 
 TEST_CASE("cancel() during a request to a slow receiver returns kRetry, and so does every later send",
           "[webhook][http]") {
-  Receiver receiver;
-  receiver.answer([](const httplib::Request&, httplib::Response& res) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  HttpReceiver receiver;
+  receiver.answer([&receiver](const httplib::Request&, httplib::Response& res) {
+    receiver.hold(std::chrono::milliseconds(2000));
     res.status = 200;
   });
   WebhookOptions o = options_for(receiver.url());
@@ -632,8 +533,7 @@ TEST_CASE("cancel() during a request to a slow receiver returns kRetry, and so d
   DeliveryAttempt got;
   std::thread sender([&] { got = notifier.send(alert, lodestone::to_json(alert)); });
   // Cancel once the request is in the receiver's hands, so it is cut in flight.
-  for (int i = 0; i < 2000 && receiver.requests().empty(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  receiver.wait_for(1);
   REQUIRE(receiver.requests().size() == 1);
   notifier.cancel();
   sender.join();

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "rules/hs_build.h"
+#include "support/temp_dir.h"
 
 namespace {
 
@@ -29,6 +30,7 @@ using lodestone::rules::build_databases;
 using lodestone::rules::BuildOptions;
 using lodestone::rules::DatabaseInput;
 using lodestone::default_cache_dir;
+using lodestone::testing::TempDir;
 using Inputs = std::array<DatabaseInput, kForms>;
 
 constexpr unsigned kRegex = HS_FLAG_SOM_LEFTMOST | HS_FLAG_UTF8;
@@ -88,24 +90,9 @@ const std::string kText = "gallium, ANTIMONY and germanium are rare earths' neig
 const std::vector<unsigned> kForm0Hits = {1, 2, 3};
 const std::vector<unsigned> kForm1Hits = {7, 8};
 
-// A fresh folder under the system's temporary folder, removed with everything in it at the end.
-struct TempDir {
-  TempDir() {
-    static int count = 0;
-    path = fs::temp_directory_path() /
-           ("lodestone-hs-build-" + std::to_string(getpid()) + "-" + std::to_string(++count));
-    fs::remove_all(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path path;
-};
-
 BuildOptions cached_in(const TempDir& dir) {
   BuildOptions options;
-  options.cache_dir = (dir.path / "nested" / "cache").string();  // made by the build, parents too
+  options.cache_dir = (dir.path() / "nested" / "cache").string();  // made by the build, parents too
   options.cache_name = "rules/minerals.toml";
   return options;
 }
@@ -314,10 +301,9 @@ TEST_CASE("an entry built by another Hyperscan is foreign, and is replaced", "[h
 
 TEST_CASE("a cache that cannot be written is reported, and the build still succeeds", "[hs_build][cache]") {
   TempDir dir;
-  fs::create_directories(dir.path);
-  write_bytes((dir.path / "a-file").string(), "x");
+  write_bytes((dir.path() / "a-file").string(), "x");
   BuildOptions options;
-  options.cache_dir = (dir.path / "a-file" / "cache").string();
+  options.cache_dir = (dir.path() / "a-file" / "cache").string();
   Build b(minerals(), options);
   REQUIRE(b.ok);
   CHECK_FALSE(b.stats.from_cache);

@@ -33,7 +33,7 @@ namespace {
 DirectoryOptions options(const TempDir& dir) {
   DirectoryOptions o;
   o.name = "inbox";
-  o.path = dir / "in";
+  o.path = dir.file("in");
   o.poll_interval = 0.1;
   o.settle = 0.05;
   return o;
@@ -235,7 +235,7 @@ TEST_CASE("a missing folder is created, and stop() makes run() return", "[direct
   auto store = open_store(dir);
   TestSink sink(*store);
   auto o = options(dir);
-  o.path = dir / "not/yet";
+  o.path = dir.file("not/yet");
   o.poll_interval = 3600;  // only stop() can wake it
   DirectorySource source(o, *store);
   Running running(source, sink);

@@ -10,18 +10,15 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <cstdlib>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
 
-#include <unistd.h>
+#include "support/http_receiver.h"
+#include "support/temp_store.h"
 
 using lodestone::BatchReceipt;
 using lodestone::check_feed_options;
@@ -36,6 +33,8 @@ using lodestone::PollResult;
 using lodestone::Post;
 using lodestone::PostSink;
 using lodestone::Store;
+using lodestone::testing::HttpReceiver;
+using lodestone::testing::TempStore;
 using Outcome = PollResult::Outcome;
 
 namespace {
@@ -77,95 +76,19 @@ bool eventually(const std::function<bool()>& done) {
   return done();
 }
 
-struct Request {
-  std::string path;
-  httplib::Headers headers;
-  std::string header(const std::string& name) const {
-    auto it = headers.find(name);
-    return it == headers.end() ? std::string() : it->second;
-  }
-};
+// The ETag the fixtures are served with: a hash of the body.
+std::string etag_of(const std::string& body) {
+  // Appended, not "\"" + ...: GCC 12 warns falsely on that (-Wrestrict, PR 105651).
+  std::string etag = "\"";
+  etag += std::to_string(std::hash<std::string>{}(body));
+  etag += '"';
+  return etag;
+}
 
-// An HTTP server on 127.0.0.1 serving tests/data/feeds/ with ETag and Last-Modified (and 304s),
-// logging every request. A test may script answers per request; a "hang" answer holds the
-// request until the server goes away.
-class FeedServer {
- public:
-  // Handles the request and returns true, or returns false to let the file be served.
-  using Script = std::function<bool(const httplib::Request&, httplib::Response&)>;
-
-  FeedServer() {
-    ::setenv("no_proxy", "127.0.0.1", 1);
-    server_.Get(".*", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    REQUIRE(port_ > 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    for (int i = 0; i < 5000 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    REQUIRE(server_.is_running());
-  }
-  ~FeedServer() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      closing_ = true;
-    }
-    release_.notify_all();
-    server_.stop();
-    thread_.join();
-  }
-
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
-  int port() const { return port_; }
-
-  // Answers for the next requests, one each, in order; after them files are served again.
-  void script(Script s) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    scripts_.push_back(std::move(s));
-  }
-  void content_type(const std::string& path, const std::string& type) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    content_types_[path] = type;
-  }
-  std::vector<Request> requests() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return requests_;
-  }
-  size_t request_count() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return requests_.size();
-  }
-
-  static std::string etag_of(const std::string& body) {
-    // Appended, not "\"" + ...: GCC 12 warns falsely on that (-Wrestrict, PR 105651).
-    std::string etag = "\"";
-    etag += std::to_string(std::hash<std::string>{}(body));
-    etag += '"';
-    return etag;
-  }
-
-  // A script that holds the request until the server closes (a peer that never answers).
-  Script hang() {
-    return [this](const httplib::Request&, httplib::Response& res) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      release_.wait_for(lock, std::chrono::seconds(60), [this] { return closing_; });
-      res.status = 503;
-      return true;
-    };
-  }
-
- private:
-  void handle(const httplib::Request& req, httplib::Response& res) {
-    Script script;
-    std::string type = "application/rss+xml";
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      requests_.push_back({req.path, req.headers});
-      if (!scripts_.empty()) {
-        script = std::move(scripts_.front());
-        scripts_.pop_front();
-      }
-      if (auto it = content_types_.find(req.path); it != content_types_.end()) type = it->second;
-    }
-    if (script && script(req, res)) return;
+// Serves tests/data/feeds/ as a publisher would: with ETag and Last-Modified, a 304 when the
+// request's validators still hold, and `type` as the Content-Type.
+HttpReceiver::Answer fixtures(const std::string& type = "application/rss+xml") {
+  return [type](const httplib::Request& req, httplib::Response& res) {
     const std::string file = std::string(LODESTONE_TEST_DATA "/feeds") + req.path;
     if (req.path.find("..") != std::string::npos || !std::filesystem::is_regular_file(file)) {
       res.status = 404;
@@ -186,44 +109,16 @@ class FeedServer {
     }
     res.status = 200;
     res.set_content(body, type.c_str());
-  }
+  };
+}
 
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = -1;
-  mutable std::mutex mutex_;
-  std::condition_variable release_;
-  bool closing_ = false;
-  std::deque<Script> scripts_;
-  std::map<std::string, std::string> content_types_;
-  std::vector<Request> requests_;
-};
-
-// A store in a fresh temporary folder, removed afterwards.
-class TempStore {
- public:
-  TempStore() {
-    static std::atomic<int> counter{0};
-    dir_ = std::filesystem::temp_directory_path() /
-           ("lodestone-feed-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::remove_all(dir_);
-    std::string error;
-    store_ = Store::open((dir_ / "state.db").string(), error);
-    INFO(error);
-    REQUIRE(store_);
-  }
-  ~TempStore() {
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  Store& operator*() { return *store_; }
-  Store* operator->() { return store_.get(); }
-
- private:
-  std::filesystem::path dir_;
-  std::unique_ptr<Store> store_;
-};
+// An answer that holds the request until the server goes away: a peer that never answers.
+HttpReceiver::Answer hang(HttpReceiver& server) {
+  return [&server](const httplib::Request&, httplib::Response& res) {
+    server.hold(std::chrono::seconds(60));
+    res.status = 503;
+  };
+}
 
 // A PostSink that commits each batch's post keys into a real Store and fulfils the future at
 // once, or (commit = false) reports every batch as not committed.
@@ -434,7 +329,7 @@ TEST_CASE("an external entity is never expanded and nothing is fetched for it", 
 
   // Entities, an external DTD and a parameter entity pointing at a live loopback server: the
   // server must see no request.
-  FeedServer server;
+  HttpReceiver server(fixtures());
   const std::string doc = "<?xml version=\"1.0\"?>\n<!DOCTYPE rss SYSTEM \"" + server.url("/dtd") +
                           "\" [\n<!ENTITY remote SYSTEM \"" + server.url("/entity") +
                           "\">\n<!ENTITY % pe SYSTEM \"" + server.url("/pe") +
@@ -447,7 +342,7 @@ TEST_CASE("an external entity is never expanded and nothing is fetched for it", 
   REQUIRE(out.size() == 1);
   CHECK(out[0].field("title") == "t");
   CHECK(out[0].field("body") == "d");
-  CHECK(server.request_count() == 0);
+  CHECK(server.count() == 0);
 }
 
 TEST_CASE("feed dates become RFC 3339 UTC when they can be read, and stay as written otherwise", "[feed]") {
@@ -530,7 +425,7 @@ TEST_CASE("feed options that cannot work are refused with a reason that keeps se
 }
 
 TEST_CASE("a feed polled twice unchanged yields no new posts", "[feed]") {
-  FeedServer server;
+  HttpReceiver server(fixtures());
   TempStore store;
   TestSink sink(*store);
   FeedOptions o = options_for(server.url("/rss2.xml"));
@@ -547,7 +442,7 @@ TEST_CASE("a feed polled twice unchanged yields no new posts", "[feed]") {
   CHECK(sink.rejected() == 1);
   REQUIRE(sink.batches() == 1);
   CHECK(sink.batch(0)[0].source == "wire");
-  const std::string etag = FeedServer::etag_of(read_fixture("rss2.xml"));
+  const std::string etag = etag_of(read_fixture("rss2.xml"));
   CHECK(store->get_state("wire", "etag") == etag);
   CHECK(store->get_state("wire", "last_modified") == std::string(kLastModified));
 
@@ -577,7 +472,7 @@ TEST_CASE("a feed polled twice unchanged yields no new posts", "[feed]") {
 }
 
 TEST_CASE("the ETag is stored only after the batch is committed", "[feed]") {
-  FeedServer server;
+  HttpReceiver server(fixtures());
   TempStore store;
   LogCapture log;
   TestSink refusing(*store, false);
@@ -606,7 +501,7 @@ TEST_CASE("the ETag is stored only after the batch is committed", "[feed]") {
 }
 
 TEST_CASE("a failed poll is logged once with the feed URL, without its secrets, and backs off", "[feed]") {
-  FeedServer server;
+  HttpReceiver server(fixtures());
   TempStore store;
   TestSink sink(*store);
   LogCapture log;
@@ -618,28 +513,25 @@ TEST_CASE("a failed poll is logged once with the feed URL, without its secrets, 
 
   std::string expected;
   SECTION("HTTP 500") {
-    server.script([](const httplib::Request&, httplib::Response& res) {
+    server.answer_next([](const httplib::Request&, httplib::Response& res) {
       res.status = 500;
       res.set_content("boom", "text/plain");
-      return true;
     });
     expected = shown + "HTTP 500";
   }
   SECTION("a timeout") {
-    server.script(server.hang());
+    server.answer_next(hang(server));
     expected = shown + "no complete answer within the timeout (0.5 s)";
   }
   SECTION("a body past max_bytes") {
-    server.script([](const httplib::Request&, httplib::Response& res) {
+    server.answer_next([](const httplib::Request&, httplib::Response& res) {
       res.set_content(std::string(50000, ' ') + "<rss/>", "application/xml");
-      return true;
     });
     expected = shown + "the body is larger than max_bytes (4000 bytes); not parsed";
   }
   SECTION("malformed XML") {
-    server.script([](const httplib::Request&, httplib::Response& res) {
+    server.answer_next([](const httplib::Request&, httplib::Response& res) {
       res.set_content(read_fixture("malformed.xml"), "application/xml");
-      return true;
     });
     expected = shown + "the feed does not parse: line 10: ";
   }
@@ -673,25 +565,22 @@ TEST_CASE("a failed poll is logged once with the feed URL, without its secrets, 
 }
 
 TEST_CASE("the source keeps polling through errors and recovers when the server does", "[feed]") {
-  FeedServer server;
+  HttpReceiver server(fixtures());
   TempStore store;
   TestSink sink(*store);
   LogCapture log;
   FeedOptions o = options_for(server.url("/rss2.xml"));
   o.timeout = 0.5;
   o.max_bytes = 4000;  // rss2.xml is smaller
-  server.script([](const httplib::Request&, httplib::Response& res) {
+  server.answer_next([](const httplib::Request&, httplib::Response& res) {
     res.status = 500;
-    return true;
   });
-  server.script(server.hang());
-  server.script([](const httplib::Request&, httplib::Response& res) {
+  server.answer_next(hang(server));
+  server.answer_next([](const httplib::Request&, httplib::Response& res) {
     res.set_content(std::string(50000, ' '), "application/xml");
-    return true;
   });
-  server.script([](const httplib::Request&, httplib::Response& res) {
+  server.answer_next([](const httplib::Request&, httplib::Response& res) {
     res.set_content("<rss><channel>", "application/xml");
-    return true;
   });
   FeedSource source(o, *store);
   std::optional<std::string> returned = "not returned";
@@ -701,7 +590,7 @@ TEST_CASE("the source keeps polling through errors and recovers when the server 
   runner.join();
   CHECK(recovered);
   CHECK_FALSE(returned);
-  CHECK(server.request_count() >= 5);
+  CHECK(server.count() >= 5);
   const std::string logged = log.text();
   CHECK(logged.find("HTTP 500") != std::string::npos);
   CHECK(logged.find("timeout") != std::string::npos);
@@ -710,7 +599,7 @@ TEST_CASE("the source keeps polling through errors and recovers when the server 
 }
 
 TEST_CASE("stop() wakes a source waiting for its next poll", "[feed]") {
-  FeedServer server;
+  HttpReceiver server(fixtures());
   TempStore store;
   TestSink sink(*store);
   FeedOptions o = options_for(server.url("/atom.xml"));
@@ -722,19 +611,19 @@ TEST_CASE("stop() wakes a source waiting for its next poll", "[feed]") {
   source.stop();
   runner.join();
   CHECK_FALSE(returned);
-  CHECK(server.request_count() == 1);
+  CHECK(server.count() == 1);
 }
 
 TEST_CASE("stop() aborts a transfer in flight", "[feed]") {
-  FeedServer server;
+  HttpReceiver server(fixtures());
   TempStore store;
   TestSink sink(*store);
   FeedOptions o = options_for(server.url("/rss2.xml"));
   o.timeout = 300;
-  server.script(server.hang());
+  server.answer_next(hang(server));
   FeedSource source(o, *store);
   std::thread runner([&] { source.run(sink); });
-  REQUIRE(eventually([&] { return server.request_count() == 1; }));
+  REQUIRE(server.wait_for(1));
   source.stop();
   runner.join();
   CHECK(sink.batches() == 0);
@@ -742,13 +631,11 @@ TEST_CASE("stop() aborts a transfer in flight", "[feed]") {
 }
 
 TEST_CASE("polling follows redirects and decodes by the Content-Type charset", "[feed]") {
-  FeedServer server;
+  HttpReceiver server(fixtures("application/rss+xml; charset=\"GB2312\""));
   TempStore store;
   TestSink sink(*store);
-  server.content_type("/gb2312_declared_latin1.xml", "application/rss+xml; charset=\"GB2312\"");
-  server.script([&server](const httplib::Request&, httplib::Response& res) {
+  server.answer_next([&server](const httplib::Request&, httplib::Response& res) {
     res.set_redirect(server.url("/gb2312_declared_latin1.xml"), 301);
-    return true;
   });
   FeedSource source(options_for(server.url("/moved")), *store);
   const PollResult r = source.poll_once(sink);
@@ -757,13 +644,12 @@ TEST_CASE("polling follows redirects and decodes by the Content-Type charset", "
   REQUIRE(sink.batches() == 1);
   CHECK(sink.batch(0)[0].field("title") == "中国稀土出口管制升级");
   // The validators are the final answer's, not the redirect's.
-  CHECK(store->get_state("wire", "etag") == FeedServer::etag_of(read_fixture("gb2312_declared_latin1.xml")));
+  CHECK(store->get_state("wire", "etag") == etag_of(read_fixture("gb2312_declared_latin1.xml")));
 
   // More than five redirects in a row is an error.
   for (int i = 0; i < 7; ++i) {
-    server.script([&server](const httplib::Request&, httplib::Response& res) {
+    server.answer_next([&server](const httplib::Request&, httplib::Response& res) {
       res.set_redirect(server.url("/again"), 302);
-      return true;
     });
   }
   FeedOptions loop = options_for(server.url("/again"));

@@ -14,16 +14,15 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <filesystem>
 #include <functional>
 #include <future>
 #include <mutex>
-#include <random>
 #include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "support/temp_store.h"
 #include "watch/store.h"
 
 using lodestone::BatchReceipt;
@@ -33,8 +32,8 @@ using lodestone::Post;
 using lodestone::PostKey;
 using lodestone::PostSink;
 using lodestone::Store;
+using lodestone::testing::TempStore;
 
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -49,29 +48,6 @@ bool eventually(Condition condition) {
   }
   return true;
 }
-
-// A store in a folder of its own, removed at the end of the test.
-class TempStore {
- public:
-  TempStore() {
-    std::random_device random;
-    dir_ = fs::temp_directory_path() / ("lodestone-http-test-" + std::to_string(random()) + std::to_string(random()));
-    std::string error;
-    store_ = Store::open((dir_ / "state.db").string(), error);
-    REQUIRE(store_ != nullptr);
-  }
-  ~TempStore() {
-    store_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  Store& operator*() { return *store_; }
-  Store* operator->() { return store_.get(); }
-
- private:
-  fs::path dir_;
-  std::unique_ptr<Store> store_;
-};
 
 // The pipeline's entrance as the source sees it: commits each batch's post keys into a real store
 // on a thread of its own. It can refuse batches (a full queue), fail them (a failing store), or hold

@@ -35,7 +35,7 @@ namespace {
 JsonlOptions options(const TempDir& dir) {
   JsonlOptions o;
   o.name = "logs";
-  o.path = dir / "posts.jsonl";
+  o.path = dir.file("posts.jsonl");
   o.poll_interval = 0.05;
   return o;
 }
@@ -116,7 +116,7 @@ TEST_CASE("a rotated file is read to its end, its last line included, then the n
     // What the writer left in the old file before the rename, an unfinished line too, is read.
     std::ofstream writer(o.path, std::ios::app | std::ios::binary);
     writer << line("b") << R"({"id": "c", "title": "the last line, without a newline"})" << std::flush;
-    fs::rename(o.path, dir / "posts.jsonl.1");
+    fs::rename(o.path, dir.file("posts.jsonl.1"));
   }
   write(o.path, line("d") + line("e"));
 
@@ -141,9 +141,9 @@ TEST_CASE("a file removed and created again is read from its start", "[jsonl]") 
   Running running(source, sink);
   REQUIRE(eventually([&] { return sink.committed() == 1; }));
 
-  write(dir / "posts.jsonl.new", line("b", "a title long enough to pass the old offset"));
+  write(dir.file("posts.jsonl.new"), line("b", "a title long enough to pass the old offset"));
   fs::remove(o.path);
-  fs::rename(dir / "posts.jsonl.new", o.path);
+  fs::rename(dir.file("posts.jsonl.new"), o.path);
   REQUIRE(eventually([&] { return sink.committed() == 2; }));
   CHECK(sink.ids() == Ids{"a", "b"});
 }
@@ -206,8 +206,8 @@ TEST_CASE("a restart reads a file truncated or replaced while stopped from its s
 
   SECTION("truncated") { write(o.path, line("c")); }
   SECTION("replaced by a file as long") {
-    write(dir / "next", line("c", "a long first title") + line("d", "a long second title"));
-    fs::rename(dir / "next", o.path);
+    write(dir.file("next"), line("c", "a long first title") + line("d", "a long second title"));
+    fs::rename(dir.file("next"), o.path);
   }
   TestSink sink(*store);
   JsonlSource source(o, *store);

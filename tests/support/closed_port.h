@@ -1,5 +1,5 @@
 // Test support: a loopback port that refuses connections, for "the peer is down" cases.
-// Header-only.
+// Not shared: make, use and destroy it on the test's thread.
 #pragma once
 
 #include <arpa/inet.h>

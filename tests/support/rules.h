@@ -1,4 +1,5 @@
-// Test helpers: rule sets from inline TOML, posts from inline text, and what came of them.
+// Test support: rule sets from inline TOML, posts from inline text, and what came of them.
+// Call them on the test's thread: they assert with Catch2, whose assertions are not thread-safe.
 #pragma once
 
 #include <catch2/catch.hpp>

@@ -1,6 +1,5 @@
-// Test support: scripts/smtp_receiver.py (aiosmtpd, Debian's python3-aiosmtpd) as a real SMTP
-// server on loopback, with STARTTLS on a throwaway certificate, optional AUTH and chosen replies.
-// Header-only; used by the email notifier's tests and the watcher's.
+// Test support: scripts/smtp_receiver.py (aiosmtpd) as a real SMTP server on loopback, with STARTTLS
+// on a throwaway certificate, optional AUTH and chosen replies. For the test's thread alone.
 #pragma once
 
 #include <poll.h>
@@ -17,11 +16,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "support/temp_dir.h"
 
 extern char** environ;
 
@@ -30,30 +30,15 @@ namespace smtp_test {
 namespace fs = std::filesystem;
 
 constexpr const char* kPython = "/usr/bin/python3";
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("lodestone-email-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using lodestone::testing::TempDir;
 
 // A throwaway self-signed certificate for 127.0.0.1 and localhost, made once per run.
 struct Certificate {
-  TempDir dir;
+  TempDir dir{"certificate"};
   std::string cert, key;
   Certificate() {
-    cert = (dir.path() / "cert.pem").string();
-    key = (dir.path() / "key.pem").string();
+    cert = dir.file("cert.pem");
+    key = dir.file("key.pem");
     const std::string cmd =
         "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost"
         " -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout '" +
@@ -61,7 +46,7 @@ struct Certificate {
     REQUIRE(std::system(cmd.c_str()) == 0);
   }
 };
-const Certificate& certificate() {
+inline const Certificate& certificate() {
   static const Certificate c;
   return c;
 }
@@ -164,7 +149,7 @@ class SmtpReceiver {
   }
 
  private:
-  TempDir dir_;
+  TempDir dir_{"smtp"};
   pid_t pid_ = -1;
   int port_ = 0;
 };

@@ -1,10 +1,8 @@
-// Test helpers for sources: a PostSink that commits post keys into a real Store at once and
-// records every post it was given, a thread that runs a source until the test ends, and a poll.
+// Test support for the sources' tests: a PostSink committing into a real Store, a source run on a thread,
+// a poll, a log capture. TestSink is thread-safe; the rest belong to the test's thread (see LogCapture).
 #pragma once
 
 #include <catch2/catch.hpp>
-
-#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -23,8 +21,10 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
-#include "watch/store.h"
 #include "lodestone/source.h"
+#include "support/temp_dir.h"
+#include "support/temp_store.h"
+#include "watch/store.h"
 
 namespace lodestone::testing {
 
@@ -197,35 +197,5 @@ class LogCapture {
  private:
   std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
 };
-
-// A fresh folder under the system's temporary folder, removed with everything in it at the end.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "lodestone-source-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-// A Store in `dir`, failing the test when it cannot open.
-inline std::unique_ptr<Store> open_store(const TempDir& dir) {
-  std::string error;
-  auto store = Store::open(dir / "state.db", error);
-  INFO(error);
-  REQUIRE(store);
-  return store;
-}
 
 }  // namespace lodestone::testing

@@ -1,5 +1,5 @@
 // Test support for the watcher end to end: a webhook receiver on loopback, the `lodestone watch`
-// process, a free port, and polling waits. Header-only; used by tests/cli/watch_test.cpp.
+// process, a free port, and polling waits. Receiver is thread-safe; the rest is for the test's thread.
 #pragma once
 
 #include <arpa/inet.h>
@@ -12,27 +12,25 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "support/http_receiver.h"
+#include "support/temp_dir.h"
 
 extern char** environ;
 
 namespace watch_test {
 
 namespace fs = std::filesystem;
-
-inline int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // Polls `done` every 20 ms for up to `seconds`; true as soon as it holds.
 inline bool wait_until(const std::function<bool()>& done, double seconds = 30) {
@@ -77,31 +75,9 @@ inline std::vector<std::string> lines_of(const fs::path& path) {
   return out;
 }
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag) {
-    static int n = 0;
-    path_ = fs::temp_directory_path() /
-            ("lodestone-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  void write(const std::string& name, const std::string& text) const {
-    fs::create_directories((path_ / name).parent_path());
-    std::ofstream(path_ / name, std::ios::binary) << text;
-  }
+using lodestone::testing::TempDir;
 
- private:
-  fs::path path_;
-};
-
-// One request a receiver got.
+// One request a webhook receiver answered.
 struct Delivery {
   std::string id;         // webhook-id
   std::string body;
@@ -111,8 +87,9 @@ struct Delivery {
   int64_t at_ms = 0;      // when it arrived (steady clock)
 };
 
-// A webhook endpoint on 127.0.0.1: records every POST, then answers with what `answer` says for
-// the n-th request carrying that webhook-id (n from 1): a status, a delay, a Retry-After.
+// A webhook endpoint on 127.0.0.1 (an HttpReceiver): records every request, then answers with what
+// `script` says for the n-th request carrying that webhook-id (n from 1): a status, a delay, a
+// Retry-After.
 class Receiver {
  public:
   struct Answer {
@@ -122,83 +99,55 @@ class Receiver {
   };
   using Script = std::function<Answer(const std::string& id, int nth)>;
 
-  explicit Receiver(int port = 0, Script script = nullptr) : script_(std::move(script)) {
-    ::setenv("no_proxy", "127.0.0.1", 1);
-    server_.new_task_queue = [] { return new httplib::ThreadPool(8); };
-    server_.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
-      Delivery d;
-      d.id = req.get_header_value("webhook-id");
-      d.body = req.body;
-      d.timestamp = req.get_header_value("webhook-timestamp");
-      d.signature = req.get_header_value("webhook-signature");
-      d.at_ms = now_ms();
-      Answer answer;
-      {
-        std::lock_guard lock(mutex_);
-        const int nth = ++attempts_[d.id];
-        if (script_) answer = script_(d.id, nth);
-      }
-      if (answer.delay > 0) {
-        std::unique_lock lock(mutex_);
-        released_cv_.wait_for(lock, std::chrono::duration<double>(answer.delay), [&] { return released_; });
-      }
-      d.status = answer.status;
-      res.status = answer.status;
-      if (!answer.retry_after.empty()) res.set_header("Retry-After", answer.retry_after);
-      res.set_content("{}", "application/json");
-      std::lock_guard lock(mutex_);
-      deliveries_.push_back(std::move(d));
-    });
-    port_ = port == 0 ? server_.bind_to_any_port("127.0.0.1") : (server_.bind_to_port("127.0.0.1", port) ? port : -1);
-    if (port_ > 0) thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~Receiver() {
-    release();
-    server_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
-  int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+  explicit Receiver(int port = 0, Script script = nullptr)
+      : script_(std::move(script)),
+        http_([this](const httplib::Request& req, httplib::Response& res) { answer(req, res); }, port) {}
+
+  int port() const { return http_.port(); }
+  std::string url() const { return http_.url("/hook"); }
   // Lets every delayed answer go now.
-  void release() {
-    {
-      std::lock_guard lock(mutex_);
-      released_ = true;
-    }
-    released_cv_.notify_all();
-  }
-  // Requests answered so far (a delayed one counts once answered).
+  void release() { http_.release(); }
+  // Requests answered so far (a delayed one counts once answered), in order of arrival.
   std::vector<Delivery> deliveries() const {
-    std::lock_guard lock(mutex_);
-    return deliveries_;
+    std::vector<Delivery> out;
+    for (const auto& r : http_.requests()) {
+      if (r.status == 0) continue;
+      const int64_t at_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(r.at.time_since_epoch()).count();
+      out.push_back({r.header("webhook-id"), r.body, r.header("webhook-timestamp"), r.header("webhook-signature"),
+                     r.status, at_ms});
+    }
+    return out;
   }
   // Requests that arrived so far, answered or not.
-  size_t arrived() const {
-    std::lock_guard lock(mutex_);
-    size_t n = 0;
-    for (const auto& [id, count] : attempts_) n += static_cast<size_t>(count);
-    return n;
-  }
+  size_t arrived() const { return http_.count(); }
   // Distinct webhook-ids answered with a 2xx.
   size_t delivered_ids() const {
-    std::lock_guard lock(mutex_);
-    std::map<std::string, int> ok;
-    for (const auto& d : deliveries_) {
-      if (d.status / 100 == 2) ++ok[d.id];
+    std::set<std::string> ok;
+    for (const auto& d : deliveries()) {
+      if (d.status / 100 == 2) ok.insert(d.id);
     }
     return ok.size();
   }
 
  private:
+  void answer(const httplib::Request& req, httplib::Response& res) {
+    Answer answer;
+    {
+      std::lock_guard lock(mutex_);
+      const int nth = ++attempts_[req.get_header_value("webhook-id")];
+      if (script_) answer = script_(req.get_header_value("webhook-id"), nth);
+    }
+    if (answer.delay > 0) http_.hold(std::chrono::duration<double>(answer.delay));
+    res.status = answer.status;
+    if (!answer.retry_after.empty()) res.set_header("Retry-After", answer.retry_after);
+    res.set_content("{}", "application/json");
+  }
+
   Script script_;
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = -1;
-  mutable std::mutex mutex_;
-  std::condition_variable released_cv_;
-  bool released_ = false;
-  std::map<std::string, int> attempts_;
-  std::vector<Delivery> deliveries_;
+  std::mutex mutex_;
+  std::map<std::string, int> attempts_;  // requests so far by webhook-id
+  lodestone::testing::HttpReceiver http_;  // last: it stops, and its answers end, before the rest goes
 };
 
 // `lodestone watch -c CONFIG`, its standard output and error going to files in `dir`.

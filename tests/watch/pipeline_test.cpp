@@ -1,61 +1,24 @@
-// The pipeline (queue → workers → store) over a real SQLite file, and its throttle; the
-// dispatcher's schedule with a fake clock and a scripted notifier (the one place fakes belong:
-// timing and retry logic).
+// The pipeline (queue → workers → store) over a real SQLite file, and its throttle.
 #include "watch/pipeline.h"
 
 #include <catch2/catch.hpp>
 
-#include <filesystem>
+#include "support/rules.h"
+#include "support/temp_store.h"
+#include "util/clock.h"
 
-#include "watch/dispatcher.h"
-
-namespace fs = std::filesystem;
 using namespace lodestone;
+using lodestone::testing::post;
+using lodestone::testing::rules;
+using lodestone::testing::TempStore;
 
 namespace {
 
 constexpr int64_t kHour = 3600 * 1000;
 
-class TempStore {
- public:
-  TempStore() {
-    static int n = 0;
-    path_ = fs::temp_directory_path() / ("lodestone-pipeline-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
-    fs::remove_all(path_);
-    std::string error;
-    store_ = Store::open((path_ / "state.db").string(), error);
-    INFO(error);
-    REQUIRE(store_);
-  }
-  ~TempStore() {
-    store_.reset();
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  Store& operator*() { return *store_; }
-  Store* operator->() { return store_.get(); }
-
- private:
-  fs::path path_;
-  std::unique_ptr<Store> store_;
-};
-
-std::shared_ptr<const RuleSet> rules(const std::string& toml) {
-  auto loaded = load_rule_set_from_string(toml, "rules.toml");
-  INFO(format_diagnostics(loaded.diagnostics));
-  REQUIRE(loaded.rule_set);
-  return loaded.rule_set;
-}
-
 std::vector<Post> posts(const std::vector<std::pair<std::string, std::string>>& id_and_body) {
   std::vector<Post> out;
-  for (const auto& [id, body] : id_and_body) {
-    Post p;
-    p.id = id;
-    p.source = "test";
-    p.add_field("body", body);
-    out.push_back(std::move(p));
-  }
+  for (const auto& [id, body] : id_and_body) out.push_back(post({{"body", body}}, id));
   return out;
 }
 
@@ -222,104 +185,6 @@ TEST_CASE("held alerts are stored, never due, and summed up in one summary alert
     }
   }
   CHECK(summary);
-}
-
-namespace {
-
-// A notifier that answers as the test scripts it, and records what it was given.
-class ScriptedNotifier : public Notifier {
- public:
-  explicit ScriptedNotifier(std::vector<DeliveryAttempt> answers, double digest = 0)
-      : answers_(std::move(answers)), digest_(digest) {}
-  const std::string& name() const override { return name_; }
-  DeliveryAttempt send(const Alert& alert, const std::string&) override {
-    sent.push_back(alert.id);
-    return next();
-  }
-  double digest_interval() const override { return digest_; }
-  DeliveryAttempt send_digest(std::span<const Alert> alerts, std::span<const std::string>) override {
-    digests.push_back(alerts.size());
-    return next();
-  }
-  std::vector<std::string> sent;
-  std::vector<size_t> digests;
-
- private:
-  DeliveryAttempt next() {
-    if (answers_.empty()) return {DeliveryAttempt::Outcome::kDelivered, 200, {}, -1};
-    DeliveryAttempt a = answers_.front();
-    answers_.erase(answers_.begin());
-    return a;
-  }
-  std::string name_ = "n";
-  std::vector<DeliveryAttempt> answers_;
-  double digest_;
-};
-
-NewAlert alert(const std::string& id) {
-  return {id, "r", "test", id, R"({"id":")" + id + R"(","rule":{"id":"r"},"post":{"id":")" + id + R"("}})", {"n"}, false};
-}
-
-const DeliveryAttempt kUnavailable{DeliveryAttempt::Outcome::kRetry, 503, "HTTP 503", -1};
-
-}  // namespace
-
-TEST_CASE("the dispatcher retries on the backoff schedule, honours Retry-After and gives up at max_attempts",
-          "[dispatcher]") {
-  TempStore store;
-  Metrics metrics;
-  int64_t now = 1'000'000;
-  ScriptedNotifier notifier({kUnavailable, {DeliveryAttempt::Outcome::kRetry, 429, "HTTP 429", 30}, kUnavailable});
-  RetryPolicy policy;
-  policy.max_attempts = 3;
-  policy.initial_backoff = 2;
-  policy.jitter = 0;
-  Dispatcher dispatcher(notifier, *store, metrics, policy, [&] { return now; });
-  store->commit({}, {alert("x")}, now);
-
-  CHECK(dispatcher.run_once() == 1);  // attempt 1: 503, next in 2 s
-  CHECK(store->next_due_ms("n") == now + 2000);
-  now += 1999;
-  CHECK(dispatcher.run_once() == 0);  // not due yet
-  now += 1;
-  CHECK(dispatcher.run_once() == 1);  // attempt 2: 429 with Retry-After: 30 beats the 4 s backoff
-  CHECK(store->next_due_ms("n") == now + 30000);
-  now += 30000;
-  CHECK(dispatcher.run_once() == 1);  // attempt 3: 503, and max_attempts is reached
-  CHECK(store->next_due_ms("n") == -1);
-  CHECK(count(*store, "n", DeliveryState::kDead) == 1);
-  CHECK(notifier.sent == std::vector<std::string>{"x", "x", "x"});
-}
-
-TEST_CASE("a dead answer is not retried and a delivered one is not sent again", "[dispatcher]") {
-  TempStore store;
-  Metrics metrics;
-  int64_t now = 5'000'000;
-  ScriptedNotifier notifier({{DeliveryAttempt::Outcome::kDead, 400, "HTTP 400", -1}});
-  Dispatcher dispatcher(notifier, *store, metrics, RetryPolicy{}, [&] { return now; });
-  store->commit({}, {alert("dead"), alert("fine")}, now);
-  CHECK(dispatcher.run_once() == 2);
-  now += 24 * kHour;
-  CHECK(dispatcher.run_once() == 0);
-  CHECK(count(*store, "n", DeliveryState::kDead) == 1);
-  CHECK(count(*store, "n", DeliveryState::kDelivered) == 1);
-}
-
-TEST_CASE("a digest notifier gets every due alert in one message, at most once per interval", "[dispatcher]") {
-  TempStore store;
-  Metrics metrics;
-  int64_t now = 9'000'000;
-  ScriptedNotifier notifier({}, 3600);
-  Dispatcher dispatcher(notifier, *store, metrics, RetryPolicy{}, [&] { return now; });
-  store->commit({}, {alert("a"), alert("b"), alert("c")}, now);
-  CHECK(dispatcher.run_once() == 1);
-  store->commit({}, {alert("d")}, now);
-  now += 60 * 1000;
-  CHECK(dispatcher.run_once() == 0);  // the interval has not passed
-  now += kHour;
-  CHECK(dispatcher.run_once() == 1);
-  CHECK(notifier.digests == std::vector<size_t>{3, 1});
-  CHECK(count(*store, "n", DeliveryState::kDelivered) == 4);
 }
 
 TEST_CASE("a restart within the hour goes on counting toward max_alerts_per_hour", "[pipeline][throttle]") {

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/stored_alert.h"
+#include "support/temp_dir.h"
 #include "watch/store.h"
 
 namespace fs = std::filesystem;
@@ -27,29 +29,10 @@ using lodestone::NewAlert;
 using lodestone::PostKey;
 using lodestone::Store;
 using lodestone::StoreError;
+using lodestone::testing::stored_alert;
+using lodestone::testing::TempDir;
 
 namespace {
-
-// A fresh folder under the system's temporary folder, removed with everything in it at the end.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "lodestone-store-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 std::unique_ptr<Store> open_store(const std::string& path) {
   std::string error;
@@ -97,17 +80,6 @@ class RawDb {
   sqlite3* db_ = nullptr;
 };
 
-NewAlert alert(const std::string& id, std::vector<std::string> notifiers = {"ops"}, std::string json = "") {
-  NewAlert a;
-  a.id = id;
-  a.rule_id = "rule-" + id;
-  a.source = "ptt/Stock";
-  a.post_id = "post-" + id;
-  a.json = json.empty() ? R"({"id": ")" + id + R"("})" : std::move(json);
-  a.notifiers = std::move(notifiers);
-  return a;
-}
-
 std::vector<std::string> due_ids(Store& store, const std::string& notifier, int64_t now_ms, size_t limit = 100) {
   std::vector<std::string> ids;
   for (const DueDelivery& d : store.due(notifier, now_ms, limit)) ids.push_back(d.alert_id);
@@ -145,7 +117,7 @@ TEST_CASE("a reopened store keeps its posts, alerts, deliveries and source state
   const std::string path = dir.file("state.db");
   {
     auto store = open_store(path);
-    store->commit({{"ptt/Stock", "M.1"}}, {alert("a1", {"ops", "analysts"})}, 1000);
+    store->commit({{"ptt/Stock", "M.1"}}, {stored_alert("a1", {"ops", "analysts"})}, 1000);
     store->set_state("feed", "etag", "\"abc\"", 1000);
     store->mark_file_processed("dir", "/in/x.jsonl", 10, 5, 1000);
   }
@@ -211,7 +183,8 @@ TEST_CASE("commit reports new posts, and a replayed batch is new to nobody and s
   auto store = open_store(path);
   const std::vector<PostKey> posts = {{"ptt/Stock", "M.1"}, {"ptt/Stock", "M.2"}, {"ptt/Stock", "M.1"},
                                       {"reuters", "M.1"}};
-  const std::vector<NewAlert> alerts = {alert("a1", {"ops", "analysts"}), alert("a2", {"ops", "analysts"})};
+  const std::vector<NewAlert> alerts = {stored_alert("a1", {"ops", "analysts"}),
+                                        stored_alert("a2", {"ops", "analysts"})};
 
   CHECK_FALSE(store->seen({"ptt/Stock", "M.1"}));
   CommitResult first = store->commit(posts, alerts, 1000);
@@ -242,8 +215,8 @@ TEST_CASE("commit reports new posts, and a replayed batch is new to nobody and s
 TEST_CASE("commit creates one pending delivery per notifier, due at commit time", "[store]") {
   TempDir dir;
   auto store = open_store(dir.file("state.db"));
-  CommitResult r = store->commit({}, {alert("a1", {"ops", "analysts", "ops"}), alert("a2", {}), alert("a3", {"mail"})},
-                                 5000);
+  CommitResult r = store->commit(
+      {}, {stored_alert("a1", {"ops", "analysts", "ops"}), stored_alert("a2", {}), stored_alert("a3", {"mail"})}, 5000);
   CHECK(r.alerts_inserted == 3);
   CHECK(r.deliveries_created == 3);  // a repeated notifier gets one delivery; no notifier, none
   CHECK(due_ids(*store, "ops", 4999).empty());
@@ -272,7 +245,9 @@ TEST_CASE("the stored alert JSON is byte-identical to what was committed", "[sto
       "\"raw\": \"tab\there\", \"spacing\" :  [ 1 ,2 ]  }";
   {
     auto store = open_store(path);
-    store->commit({}, {alert("3f9a", {"ops"}, json)}, 1);
+    NewAlert a = stored_alert("3f9a");
+    a.json = json;
+    store->commit({}, {a}, 1);
     auto due = store->due("ops", 1, 1);
     REQUIRE(due.size() == 1);
     CHECK(due[0].json == json);
@@ -296,7 +271,7 @@ TEST_CASE("a commit that fails stores nothing of its batch and throws an error n
       "CREATE TRIGGER fail_broken BEFORE INSERT ON deliveries WHEN NEW.notifier = 'broken' "
       "BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
   try {
-    store->commit({{"s", "p1"}}, {alert("a1", {"ops", "broken"})}, 1000);
+    store->commit({{"s", "p1"}}, {stored_alert("a1", {"ops", "broken"})}, 1000);
     FAIL("commit did not throw");
   } catch (const StoreError& e) {
     CHECK_THAT(e.what(), Contains(path + ": commit: injected failure"));
@@ -307,7 +282,7 @@ TEST_CASE("a commit that fails stores nothing of its batch and throws an error n
   CHECK(RawDb(path).integer("SELECT count(*) FROM alerts") == 0);
   // The store is usable after the failure, and the same batch can be committed again.
   RawDb(path).exec("DROP TRIGGER fail_broken");
-  CommitResult r = store->commit({{"s", "p1"}}, {alert("a1", {"ops", "broken"})}, 1000);
+  CommitResult r = store->commit({{"s", "p1"}}, {stored_alert("a1", {"ops", "broken"})}, 1000);
   CHECK(r.post_is_new == std::vector<bool>{true});
   CHECK(r.alerts_inserted == 1);
   CHECK(r.deliveries_created == 2);
@@ -319,7 +294,7 @@ TEST_CASE("a retried delivery is due again at its next attempt, with its attempt
   TempDir dir;
   const std::string path = dir.file("state.db");
   auto store = open_store(path);
-  store->commit({}, {alert("a1")}, 1000);
+  store->commit({}, {stored_alert("a1")}, 1000);
 
   CHECK(store->mark_retry("a1", "ops", 503, "Service Unavailable", 5000, 1100));
   CHECK(due_ids(*store, "ops", 4999).empty());
@@ -347,7 +322,7 @@ TEST_CASE("delivered and dead deliveries are no longer due, and marking them aga
   TempDir dir;
   const std::string path = dir.file("state.db");
   auto store = open_store(path);
-  store->commit({}, {alert("a1", {"ops", "mail"}), alert("a2", {"ops", "mail"})}, 1000);
+  store->commit({}, {stored_alert("a1", {"ops", "mail"}), stored_alert("a2", {"ops", "mail"})}, 1000);
 
   CHECK(store->mark_delivered("a1", "ops", 200, 1100));
   CHECK(store->mark_dead("a2", "ops", 410, "Gone", 1200));
@@ -372,8 +347,8 @@ TEST_CASE("delivered and dead deliveries are no longer due, and marking them aga
 TEST_CASE("due respects next_attempt_ms, the notifier and the limit, earliest first", "[store]") {
   TempDir dir;
   auto store = open_store(dir.file("state.db"));
-  store->commit({}, {alert("c"), alert("a"), alert("b")}, 1000);  // commit order c, a, b
-  store->commit({}, {alert("d"), alert("e", {"mail"})}, 2000);
+  store->commit({}, {stored_alert("c"), stored_alert("a"), stored_alert("b")}, 1000);  // commit order c, a, b
+  store->commit({}, {stored_alert("d"), stored_alert("e", {"mail"})}, 2000);
 
   CHECK(due_ids(*store, "ops", 999).empty());
   CHECK(due_ids(*store, "ops", 1000) == std::vector<std::string>{"c", "a", "b"});
@@ -397,7 +372,9 @@ TEST_CASE("delivery counts are per notifier and state", "[store]") {
   TempDir dir;
   auto store = open_store(dir.file("state.db"));
   CHECK(store->delivery_counts().empty());
-  store->commit({}, {alert("a1", {"ops", "mail"}), alert("a2", {"ops", "mail"}), alert("a3", {"ops"})}, 1000);
+  store->commit({},
+                {stored_alert("a1", {"ops", "mail"}), stored_alert("a2", {"ops", "mail"}), stored_alert("a3", {"ops"})},
+                1000);
   store->mark_delivered("a1", "ops", 200, 1100);
   store->mark_delivered("a2", "ops", 204, 1100);
   store->mark_dead("a3", "ops", 400, "Bad Request", 1100);
@@ -418,7 +395,8 @@ namespace {
 void commit_batch(Store& store, int i) {
   std::string n = std::to_string(i);
   store.commit({{"feed", "p" + n + "a"}, {"feed", "p" + n + "b"}},
-               {alert("b" + n + "-1", {"ops", "mail"}), alert("b" + n + "-2", {"ops", "mail"})}, 1000 + i);
+               {stored_alert("b" + n + "-1", {"ops", "mail"}), stored_alert("b" + n + "-2", {"ops", "mail"})},
+               1000 + i);
 }
 
 // The checks a parent makes after its child died: batches [0, acknowledged) are there in full.
@@ -535,7 +513,7 @@ TEST_CASE("four threads committing while another marks deliveries lose nothing",
           for (int j = i; j < i + kBatch; ++j) {
             std::string id = worker + "-" + std::to_string(j);
             posts.push_back({worker, id});
-            alerts.push_back(alert(id, {"ops"}));
+            alerts.push_back(stored_alert(id, {"ops"}));
           }
           CommitResult r = store->commit(posts, alerts, 1000);
           if (r.alerts_inserted != static_cast<size_t>(kBatch)) failed = true;
@@ -588,7 +566,7 @@ TEST_CASE("four threads committing while another marks deliveries lose nothing",
 TEST_CASE("prune_seen forgets only post keys first seen before the cutoff, and keeps alerts", "[store]") {
   TempDir dir;
   auto store = open_store(dir.file("state.db"));
-  store->commit({{"feed", "old1"}, {"feed", "old2"}}, {alert("a-old")}, 1000);
+  store->commit({{"feed", "old1"}, {"feed", "old2"}}, {stored_alert("a-old")}, 1000);
   store->commit({{"feed", "cutoff"}}, {}, 2000);
   store->commit({{"feed", "new"}, {"feed", "old1"}}, {}, 3000);  // old1 again: first seen stays 1000
 
@@ -600,7 +578,7 @@ TEST_CASE("prune_seen forgets only post keys first seen before the cutoff, and k
   CHECK(store->prune_seen(2000) == 0);
 
   // The forgotten post is new again, but its alert id is still stored: no second alert.
-  CommitResult r = store->commit({{"feed", "old1"}}, {alert("a-old")}, 4000);
+  CommitResult r = store->commit({{"feed", "old1"}}, {stored_alert("a-old")}, 4000);
   CHECK(r.post_is_new == std::vector<bool>{true});
   CHECK(r.alerts_present == 1);
   CHECK(due_ids(*store, "ops", 4000) == std::vector<std::string>{"a-old"});
@@ -644,7 +622,7 @@ TEST_CASE("recent alerts come newest first, and alert counts are per rule and cl
   auto store = open_store(dir.file("state.db"));
   const int64_t hour = 3600 * 1000;
   const int64_t t0 = 500 * hour;
-  NewAlert a = alert("a"), b = alert("b"), c = alert("c");
+  NewAlert a = stored_alert("a"), b = stored_alert("b"), c = stored_alert("c");
   c.rule_id = "other";
   store->commit({}, {a}, t0 + 10);
   store->commit({}, {b}, t0 + hour + 10);
