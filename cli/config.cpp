@@ -72,11 +72,17 @@ bool name_and_type(const TomlSource& source, Diagnostics& diags, const toml::tab
   return ok;
 }
 
-constexpr OptionSpec kRetryOptions[] = {
-    {"max_attempts", OptionType::kInteger, "8", "attempts in all before a delivery is dead"},
-    {"backoff", OptionType::kDuration, "2s", "wait before the second attempt; doubles each time"},
-    {"max_backoff", OptionType::kDuration, "1h", "longest wait between attempts, Retry-After included"},
-    {"max_age", OptionType::kDuration, "24h", "no attempt later than this after the first"},
+// Every notifier's retry schedule; each default is RetryPolicy's own.
+const RetryPolicy kRetryDefaults;
+const OptionSpec kRetryOptions[] = {
+    {"max_attempts", OptionType::kInteger, integer_text(kRetryDefaults.max_attempts),
+     "attempts in all before a delivery is dead"},
+    {"backoff", OptionType::kDuration, duration_text(kRetryDefaults.initial_backoff),
+     "wait before the second attempt; doubles each time"},
+    {"max_backoff", OptionType::kDuration, duration_text(kRetryDefaults.max_backoff),
+     "longest wait between attempts, Retry-After included"},
+    {"max_age", OptionType::kDuration, duration_text(kRetryDefaults.max_age),
+     "no attempt later than this after the first"},
 };
 
 }  // namespace
@@ -232,10 +238,8 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
     if (!read_options(source, diags, t, "[[source]] '" + s.name + "'", kind->options, {"name", "type"}, s.values)) {
       return;
     }
-    std::string error;
-    kind->make(s.name, s.values, config.base, nullptr, error);
-    if (!error.empty()) {
-      source.error(diags, "bad-value", s.place, "source '" + s.name + "': " + error);
+    if (auto checked = kind->make(s.name, s.values, config.base, nullptr); !checked) {
+      source.error(diags, "bad-value", s.place, "source '" + s.name + "': " + checked.error());
       return;
     }
     config.sources.push_back(std::move(s));
@@ -264,9 +268,8 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
     for (const char* key : {"path", "template", "text_template", "ca_file"}) {
       if (n.values.has(key)) n.values.values_[key].text = resolve(n.values.string(key));
     }
-    std::string error;
-    if (!kind->make(n.name, n.values, error)) {
-      source.error(diags, "bad-value", n.place, "notifier '" + n.name + "': " + error);
+    if (auto checked = kind->make(n.name, n.values); !checked) {
+      source.error(diags, "bad-value", n.place, "notifier '" + n.name + "': " + checked.error());
       return;
     }
     config.notifiers.push_back(std::move(n));

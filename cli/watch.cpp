@@ -145,7 +145,7 @@ struct SourceRun {
 int run_watch(const WatchOptions& given) {
   WatchOptions options = given;
   if (options.config.empty()) {
-    // DESIGN.md: `lodestone watch [-c CONFIG]`; without one, the current folder's lodestone.toml.
+    // docs/design.md: `lodestone watch [-c CONFIG]`; without one, the current folder's lodestone.toml.
     if (!std::filesystem::exists("lodestone.toml")) {
       std::cerr << "lodestone watch: no lodestone.toml here; name the config with -c FILE\n";
       return 2;
@@ -156,9 +156,8 @@ int run_watch(const WatchOptions& given) {
   auto config = load_config(options.config, diags);
   std::cerr << format_diagnostics(diags);
   if (!config) return 2;
-  std::string error;
-  if (!init_logging(config->log_level, config->log_format, error)) {
-    std::cerr << "lodestone watch: " << error << '\n';
+  if (Result<void> logging = init_logging(config->log_level, config->log_format); !logging) {
+    std::cerr << "lodestone watch: " << logging.error() << '\n';
     return 2;
   }
 
@@ -172,11 +171,12 @@ int run_watch(const WatchOptions& given) {
   ::signal(SIGPIPE, SIG_IGN);
   const int signal_fd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
 
-  auto store = Store::open(config->state, error);
-  if (!store) {
-    spdlog::critical("{}", error);
+  auto opened = Store::open(config->state);
+  if (!opened) {
+    spdlog::critical("{}", opened.error());
     return 2;
   }
+  std::unique_ptr<Store> store = std::move(*opened);
 
   std::vector<std::string> paths = options.rules;
   paths.insert(paths.end(), config->rules.begin(), config->rules.end());
@@ -199,13 +199,13 @@ int run_watch(const WatchOptions& given) {
   std::vector<std::unique_ptr<Notifier>> notifiers;
   std::vector<std::unique_ptr<Dispatcher>> dispatchers;
   for (const auto& n : config->notifiers) {
-    auto notifier = find_notifier_kind(n.type)->make(n.name, n.values, error);
+    auto notifier = find_notifier_kind(n.type)->make(n.name, n.values);
     if (!notifier) {
-      spdlog::critical("notifier '{}': {}", n.name, error);
+      spdlog::critical("notifier '{}': {}", n.name, notifier.error());
       return 2;
     }
-    dispatchers.push_back(std::make_unique<Dispatcher>(*notifier, *store, metrics, n.retry));
-    notifiers.push_back(std::move(notifier));
+    dispatchers.push_back(std::make_unique<Dispatcher>(**notifier, *store, metrics, n.retry));
+    notifiers.push_back(std::move(*notifier));
   }
   if (notifiers.empty()) spdlog::warn("the config defines no [[notifier]]: alerts are stored, and sent nowhere");
 
@@ -224,25 +224,25 @@ int run_watch(const WatchOptions& given) {
   // Sources, each on its thread.
   std::vector<std::unique_ptr<SourceRun>> sources;
   for (const auto& s : config->sources) {
-    auto source = find_source_kind(s.type)->make(s.name, s.values, config->base, store.get(), error);
+    auto source = find_source_kind(s.type)->make(s.name, s.values, config->base, store.get());
     if (!source) {
-      spdlog::critical("source '{}': {}", s.name, error);
+      spdlog::critical("source '{}': {}", s.name, source.error());
       pipeline.drain();
       for (auto& d : dispatchers) d->stop(0);
       return 2;
     }
     auto run = std::make_unique<SourceRun>();
-    run->source = std::move(source);
+    run->source = std::move(*source);
     sources.push_back(std::move(run));
   }
   for (auto& r : sources) {
     SourceRun* run = r.get();
     run->thread = std::thread([run, &pipeline] {
-      auto failure = run->source->run(pipeline);
+      const Result<void> ran = run->source->run(pipeline);
       std::lock_guard lock(run->mutex);
-      if (failure) {
-        spdlog::error("source '{}' stopped: {}", run->source->name(), *failure);
-        run->state = *failure;
+      if (!ran) {
+        spdlog::error("source '{}' stopped: {}", run->source->name(), ran.error());
+        run->state = ran.error();
       } else {
         run->state = "finished";
       }
@@ -382,12 +382,12 @@ int run_notify_test(const NotifyTestOptions& options) {
     std::cerr << ")\n";
     return 2;
   }
-  std::string error;
-  auto notifier = find_notifier_kind(found->type)->make(found->name, found->values, error);
-  if (!notifier) {
-    std::cerr << "lodestone notify-test: " << error << '\n';
+  auto made = find_notifier_kind(found->type)->make(found->name, found->values);
+  if (!made) {
+    std::cerr << "lodestone notify-test: " << made.error() << '\n';
     return 2;
   }
+  std::unique_ptr<Notifier> notifier = std::move(*made);
   Alert alert;
   alert.rule = {"lodestone-notify-test", "Lodestone notifier test", "info", {"test"}};
   alert.post = {"notify-test", "lodestone", "稀土 export controls: a test alert from lodestone notify-test",

@@ -137,12 +137,9 @@ std::string to_json(const Alert& a) {
   return out;
 }
 
-std::optional<Alert> alert_from_json(std::string_view json, std::string& error) {
+Result<Alert> alert_from_json(std::string_view json) {
   const auto j = nlohmann::json::parse(json, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    error = "not a JSON object";
-    return std::nullopt;
-  }
+  if (j.is_discarded() || !j.is_object()) return Failure{"not a JSON object"};
   auto text = [](const nlohmann::json& o, const char* key) {
     auto it = o.find(key);
     return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -158,10 +155,7 @@ std::optional<Alert> alert_from_json(std::string_view json, std::string& error) 
   };
   Alert a;
   a.id = text(j, "id");
-  if (a.id.empty()) {
-    error = "no alert id";
-    return std::nullopt;
-  }
+  if (a.id.empty()) return Failure{"no alert id"};
   const auto& rule = object("rule");
   a.rule = {text(rule, "id"), text(rule, "title"), text(rule, "severity"), {}};
   if (auto it = rule.find("tags"); it != rule.end() && it->is_array()) {

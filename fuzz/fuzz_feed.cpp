@@ -12,10 +12,12 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   for (const char* charset : {"", "big5"}) {
-    std::vector<lodestone::Post> posts;
-    std::string error;
-    if (!lodestone::parse_feed(body, charset, "fuzz", posts, error) && error.empty()) std::abort();
-    for (const auto& post : posts) {
+    const lodestone::Result<std::vector<lodestone::Post>> parsed = lodestone::parse_feed(body, charset, "fuzz");
+    if (!parsed) {
+      if (parsed.error().empty()) std::abort();  // a failure always says why
+      continue;
+    }
+    for (const auto& post : *parsed) {
       if (post.id.empty()) std::abort();
       for (const auto& field : post.fields()) {
         std::string repaired;

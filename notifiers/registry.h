@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "lodestone/notifier.h"
+#include "lodestone/result.h"
 #include "watch/options.h"
 
 namespace lodestone {
@@ -17,9 +18,9 @@ struct NotifierKind {
   const char* type;     // "webhook", "email", "file", "stdout"
   const char* summary;  // one line for help
   std::span<const OptionSpec> options;
-  // Builds a notifier from values read_options() checked. Returns nullptr and sets `error`, naming
-  // the option but never a secret's value, when they cannot work together.
-  std::unique_ptr<Notifier> (*make)(const std::string& name, const OptionValues& values, std::string& error);
+  // Builds a notifier from values read_options() checked; fails, naming the option but never a
+  // secret's value, when they cannot work together.
+  Result<std::unique_ptr<Notifier>> (*make)(const std::string& name, const OptionValues& values);
 };
 
 // The kinds this build has, in the order help lists them.

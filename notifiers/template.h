@@ -26,7 +26,7 @@ class Template {
   Template& operator=(Template&&) noexcept;
   ~Template();
 
-  // The template rendered with `context_json` (an alert as DESIGN.md "Alerts" shows it) as its
+  // The template rendered with `context_json` (an alert as docs/design.md, "Alerts" shows it) as its
   // context: objects are mustache objects, arrays lists, strings, numbers and booleans text
   // (true/false), null is false. Throws std::runtime_error when the JSON does not parse.
   std::string render(const std::string& context_json, TemplateEscape escape) const;

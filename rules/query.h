@@ -9,7 +9,7 @@
 
 namespace lodestone::rules {
 
-// A term as written. Forms (DESIGN.md "Terms"):
+// A term as written. Forms (docs/design.md, "Terms"):
 //   word, a phrase         -> kLiteral, text = the words ("rare earth")
 //   prefix*, "a phrase*"   -> kPrefix,  text without the '*' ("rare earth")
 //   /regex/                -> kRegex,   text = the expression between the slashes, with "\/"
@@ -47,7 +47,7 @@ struct QueryNode {
   uint32_t length = 0;              // bytes the node spans
 };
 
-// Parses a `match` query (DESIGN.md "Query"):
+// Parses a `match` query (docs/design.md, "Query"):
 //   or    := and ("OR" and)*
 //   and   := not (["AND"] not)*          two operands side by side mean AND
 //   not   := "NOT" not | near

@@ -39,10 +39,4 @@ std::string resolve_path(const std::string& base, const std::string& path) {
   return (p.is_absolute() || base.empty() ? p : std::filesystem::path(base) / p).string();
 }
 
-size_t positive_option(const OptionValues& v, const char* key, size_t fallback, std::string& error) {
-  const int64_t n = v.integer(key, static_cast<int64_t>(fallback));
-  if (n <= 0) error = std::string(key) + " must be above 0";
-  return n > 0 ? static_cast<size_t>(n) : fallback;
-}
-
 }  // namespace lodestone

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "lodestone/result.h"
 #include "lodestone/source.h"
 #include "watch/options.h"
 #include "watch/store.h"
@@ -17,11 +18,11 @@ struct SourceKind {
   const char* type;     // "jsonl", "directory", "feed", "http"
   const char* summary;  // one line for help
   std::span<const OptionSpec> options;
-  // Builds a source; nullptr and `error` (naming the option, never a secret) when the values
-  // cannot work. `base` is the config file's folder, for relative paths. With no store it only
-  // checks the values (`lodestone check -c`) and returns nullptr with `error` empty when fine.
-  std::unique_ptr<Source> (*make)(const std::string& name, const OptionValues& values, const std::string& base,
-                                  Store* store, std::string& error);
+  // Builds a source; fails, naming the option but never a secret, when the values cannot work.
+  // `base` is the config file's folder, for relative paths. With no store it only checks the
+  // values (`lodestone check -c`) and gives a null source when they are fine.
+  Result<std::unique_ptr<Source>> (*make)(const std::string& name, const OptionValues& values,
+                                          const std::string& base, Store* store);
 };
 
 // The kinds this build has, in the order help lists them.
@@ -29,8 +30,7 @@ std::span<const SourceKind* const> source_kinds();
 const SourceKind* find_source_kind(std::string_view type);
 
 // For the kinds' factories: `path` relative to the config's folder `base` ("-" and absolute paths
-// as they are), and an integer option that must be above 0 (else `error` says so and `fallback`).
+// as they are).
 std::string resolve_path(const std::string& base, const std::string& path);
-size_t positive_option(const OptionValues& values, const char* key, size_t fallback, std::string& error);
 
 }  // namespace lodestone

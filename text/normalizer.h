@@ -1,4 +1,4 @@
-// Normalizer: folds text and rule terms into the one form the matcher scans (DESIGN.md "Terms").
+// Normalizer: folds text and rule terms into the one form the matcher scans (docs/design.md, "Terms").
 // Tables are built once (instance()); normalize() is const and safe from any number of threads.
 #pragma once
 
@@ -84,7 +84,7 @@ class Normalizer {
   // Convenience for rule terms and tests: the normalized text only.
   std::string normalize(std::string_view input, NormalizeOptions opts = {}) const;
 
-  // DESIGN.md's word character: a letter (L*) or digit (N*) of a script written with spaces,
+  // docs/design.md's word character: a letter (L*) or digit (N*) of a script written with spaces,
   // i.e. of any script but Han, Hiragana, Katakana, Hangul, Thai, Lao, Khmer and Myanmar.
   bool is_word_char(char32_t c) const;
 

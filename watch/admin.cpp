@@ -65,8 +65,7 @@ Result<void> AdminServer::start(const std::string& listen) {
     try {
       page.counts = store_.alert_counts(page.now_ms - 24 * 3600 * 1000, 100000);
       for (const auto& stored : store_.recent_alerts(20)) {
-        std::string unreadable;
-        if (auto alert = alert_from_json(stored.json, unreadable)) page.recent.push_back(std::move(*alert));
+        if (Result<Alert> alert = alert_from_json(stored.json)) page.recent.push_back(std::move(*alert));
       }
     } catch (const StoreError& e) {
       res.status = 503;

@@ -117,10 +117,9 @@ size_t Dispatcher::run_once() {
     std::vector<std::string> jsons;
     std::vector<DueDelivery> kept;
     for (auto& d : due) {
-      std::string error;
-      auto alert = alert_from_json(d.json, error);
+      Result<Alert> alert = alert_from_json(d.json);
       if (!alert) {
-        record(d, {DeliveryAttempt::Outcome::kDead, 0, "stored alert unreadable: " + error, -1}, now);
+        record(d, {DeliveryAttempt::Outcome::kDead, 0, "stored alert unreadable: " + alert.error(), -1}, now);
         continue;
       }
       alerts.push_back(std::move(*alert));
@@ -140,11 +139,10 @@ size_t Dispatcher::run_once() {
   for (const auto& d : due) {
     if (stopping_) break;
     Busy busy(*this);
-    std::string error;
-    auto alert = alert_from_json(d.json, error);
+    Result<Alert> alert = alert_from_json(d.json);
     DeliveryAttempt attempt =
         alert ? notifier_.send(*alert, d.json)
-              : DeliveryAttempt{DeliveryAttempt::Outcome::kDead, 0, "stored alert unreadable: " + error, -1};
+              : DeliveryAttempt{DeliveryAttempt::Outcome::kDead, 0, "stored alert unreadable: " + alert.error(), -1};
     record(d, attempt, clock_());
     ++attempts;
   }

@@ -38,16 +38,14 @@ class JsonFormatter final : public spdlog::formatter {
 
 }  // namespace
 
-bool init_logging(std::string_view level, std::string_view format, std::string& error) {
+Result<void> init_logging(std::string_view level, std::string_view format) {
   const auto lvl = spdlog::level::from_str(std::string(level));
   // from_str maps anything unknown to "off"; only "off" itself may mean that.
   if (lvl == spdlog::level::off && level != "off") {
-    error = "unknown log level \"" + std::string(level) + "\" (trace, debug, info, warn, error, critical, off)";
-    return false;
+    return Failure{"unknown log level \"" + std::string(level) + "\" (trace, debug, info, warn, error, critical, off)"};
   }
   if (format != "text" && format != "json") {
-    error = "unknown log format \"" + std::string(format) + "\" (text or json)";
-    return false;
+    return Failure{"unknown log format \"" + std::string(format) + "\" (text or json)"};
   }
   auto logger = std::make_shared<spdlog::logger>("lodestone", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   if (format == "json") {
@@ -58,7 +56,7 @@ bool init_logging(std::string_view level, std::string_view format, std::string& 
   logger->set_level(lvl);
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(std::move(logger));
-  return true;
+  return {};
 }
 
 }  // namespace lodestone

@@ -5,11 +5,13 @@
 #include <string>
 #include <string_view>
 
+#include "lodestone/result.h"
+
 namespace lodestone {
 
 // `level`: trace, debug, info, warn, error, critical or off. `format`: "text" (time, level,
 // message) or "json" ({"time":…,"level":…,"msg":…} a line, the message escaped as JSON).
-// Returns false and sets `error` for an unknown level or format.
-bool init_logging(std::string_view level, std::string_view format, std::string& error);
+// Fails for an unknown level or format.
+Result<void> init_logging(std::string_view level, std::string_view format);
 
 }  // namespace lodestone

@@ -55,8 +55,33 @@ std::optional<double> parse_duration(std::string_view text) {
   return std::nullopt;
 }
 
-bool expand_env(std::string_view text, std::string& out, std::string& missing) {
-  out.clear();
+std::string duration_text(double seconds) {
+  struct Unit {
+    double seconds;
+    const char* suffix;
+  };
+  for (const Unit u : {Unit{86400, "d"}, Unit{3600, "h"}, Unit{60, "m"}}) {
+    if (seconds >= u.seconds && std::fmod(seconds, u.seconds) == 0) return number_text(seconds / u.seconds) + u.suffix;
+  }
+  return number_text(seconds) + "s";
+}
+
+std::string integer_text(int64_t n) { return std::to_string(n); }
+
+std::string number_text(double n) {
+  std::ostringstream s;
+  s << n;  // the shortest form that reads back: 0.1, 2, 1e+06 for very large ones
+  return s.str();
+}
+
+std::string strings_text(const std::vector<std::string>& list) {
+  std::string out = "[";
+  for (const std::string& item : list) out += (out.size() > 1 ? ", \"" : "\"") + item + "\"";
+  return out + "]";
+}
+
+Result<std::string> expand_env(std::string_view text) {
+  std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
     if (text.compare(i, 3, "$${") == 0) {
       out += "${";
@@ -68,10 +93,7 @@ bool expand_env(std::string_view text, std::string& out, std::string& missing) {
       if (close != std::string_view::npos) {
         const std::string name(text.substr(i + 2, close - i - 2));
         const char* value = std::getenv(name.c_str());
-        if (!value) {
-          missing = name;
-          return false;
-        }
+        if (!value) return Failure{"${" + name + "}, which is not set in the environment"};
         out += value;
         i = close;
         continue;
@@ -79,38 +101,34 @@ bool expand_env(std::string_view text, std::string& out, std::string& missing) {
     }
     out += text[i];
   }
-  return true;
+  return out;
 }
 
-bool read_secret_file(const std::string& path, std::string& out, std::string& error) {
+Result<std::string> read_secret_file(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    error = "cannot read secret file " + path;
-    return false;
-  }
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return Failure{"cannot read secret file " + path};
   if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-    error = "secret file " + path + " may be read by others; run: chmod 600 " + path;
-    return false;
+    return Failure{"secret file " + path + " may be read by others; run: chmod 600 " + path};
   }
   std::ifstream in(path, std::ios::binary);
   std::stringstream buffer;
   buffer << in.rdbuf();
-  if (!in.good() && !in.eof()) {
-    error = "cannot read secret file " + path;
-    return false;
-  }
-  out = buffer.str();
+  if (!in.good() && !in.eof()) return Failure{"cannot read secret file " + path};
+  std::string out = buffer.str();
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return true;
+  return out;
 }
 
 namespace {
 
 bool expand(const rules::TomlSource& file, Diagnostics& diags, const SourcePlace& place, const std::string& key,
             const std::string& raw, std::string& out) {
-  std::string missing;
-  if (expand_env(raw, out, missing)) return true;
-  file.error(diags, "unset-env", place, key + " uses ${" + missing + "}, which is not set in the environment");
+  Result<std::string> expanded = expand_env(raw);
+  if (expanded) {
+    out = std::move(*expanded);
+    return true;
+  }
+  file.error(diags, "unset-env", place, key + " uses " + expanded.error());
   return false;
 }
 
@@ -150,11 +168,12 @@ bool read_options(const rules::TomlSource& file, Diagnostics& diags, const toml:
         const std::filesystem::path p(path);
         const auto base = std::filesystem::path(file.path).parent_path();
         if (p.is_relative() && !base.empty()) path = (base / p).string();
-        std::string error;
-        if (!read_secret_file(path, value.text, error)) {
-          file.error(diags, "secret-file", value.place, error);
+        Result<std::string> secret = read_secret_file(path);
+        if (!secret) {
+          file.error(diags, "secret-file", value.place, secret.error());
           continue;
         }
+        value.text = std::move(*secret);
         out.values_[key] = std::move(value);
         continue;
       }
@@ -186,12 +205,21 @@ bool read_options(const rules::TomlSource& file, Diagnostics& diags, const toml:
       }
       case OptionType::kNumber:
       case OptionType::kInteger:
+      case OptionType::kCount:
+        if (spec.type == OptionType::kCount && node->is_integer() && *node->value<int64_t>() <= 0) {
+          file.error(diags, "bad-value", value.place,
+                     "'" + key + "' must be an integer above 0, not " + std::to_string(*node->value<int64_t>()));
+          continue;
+        }
         if (node->is_integer()) {
           value.number = static_cast<double>(*node->value<int64_t>());
         } else if (node->is_floating_point() && spec.type == OptionType::kNumber) {
           value.number = *node->value<double>();
         } else {
-          reader.type_error(*node, key, spec.type == OptionType::kInteger ? "an integer" : "a number");
+          reader.type_error(*node, key,
+                            spec.type == OptionType::kNumber    ? "a number"
+                            : spec.type == OptionType::kInteger ? "an integer"
+                                                                : "an integer above 0");
           continue;
         }
         break;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "lodestone/diagnostics.h"
+#include "lodestone/result.h"
 #include "rules/toml_source.h"
 
 namespace lodestone {
@@ -23,19 +24,30 @@ enum class OptionType {
   kSecret,    // a string that is never shown: `key = "${ENV}"` or `key_file = "path"` (mode 0600 or stricter)
   kNumber,    // an integer or a float
   kInteger,   // an integer
+  kCount,     // an integer above 0 (a batch size, a byte limit, a thread count)
   kDuration,  // seconds: a number, or a string "90s", "5m", "2h", "1d"
   kBool,
   kStrings,   // an array of strings (a lone string is a one-element list); ${ENV} expanded
   kHeaders,   // a table of string → string; ${ENV} expanded
 };
 
+// One option of a kind. The default is written once, as the initializer of the field of the
+// kind's options struct (JsonlOptions, WebhookOptions, ...); its table shows it with the
+// *_text() helpers below, and docs/config.md shows the same (tests/cli/registry_test.cpp checks).
 struct OptionSpec {
   const char* key;
   OptionType type;
-  const char* default_text;  // as shown in help; "" when there is none
+  std::string default_text;  // as a config would write it ("10s", "256", "json"); "" when there is none
   const char* help;
   bool required = false;
 };
+
+// Defaults as a config writes them: 10 → "10s", 300 → "5m", 0.2 → "0.2s", 3600 → "1h".
+std::string duration_text(double seconds);
+std::string integer_text(int64_t n);
+std::string number_text(double n);  // 0.1 → "0.1", 2 → "2"
+inline std::string bool_text(bool b) { return b ? "true" : "false"; }
+std::string strings_text(const std::vector<std::string>& list);  // ["a", "b"]
 
 // The values a table gave, by key, with where each was written.
 class OptionValues {
@@ -72,12 +84,12 @@ bool read_options(const rules::TomlSource& file, Diagnostics& diags, const toml:
 // "90s", "5m", "2h", "1d", "1.5h" or a plain number of seconds; nullopt when it is none of these.
 std::optional<double> parse_duration(std::string_view text);
 
-// Replaces each ${NAME} with the environment variable's value. Returns false and sets `missing`
-// to the first variable that is unset. "$${" writes a literal "${".
-bool expand_env(std::string_view text, std::string& out, std::string& missing);
+// `text` with each ${NAME} replaced by the environment variable's value; "$${" writes a literal
+// "${". Fails on the first variable that is unset: "${NAME}, which is not set in the environment".
+Result<std::string> expand_env(std::string_view text);
 
-// Reads a secret from `path`, refusing a file that group or others may read (the message says
+// A secret read from `path`, refusing a file that group or others may read (the message says
 // which chmod fixes it). A trailing line break is dropped.
-bool read_secret_file(const std::string& path, std::string& out, std::string& error);
+Result<std::string> read_secret_file(const std::string& path);
 
 }  // namespace lodestone

@@ -5,7 +5,7 @@
 
 #include <map>
 
-#include "notifiers/alert_render.h"
+#include "engine/alert_render.h"
 
 namespace lodestone {
 namespace {

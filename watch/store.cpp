@@ -373,7 +373,14 @@ struct Store::Statements {
   }
 };
 
-std::unique_ptr<Store> Store::open(const std::string& path, std::string& error) {
+Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
+  std::string error;
+  std::unique_ptr<Store> store = open_or_explain(path, error);
+  if (!store) return Failure{error};
+  return store;
+}
+
+std::unique_ptr<Store> Store::open_or_explain(const std::string& path, std::string& error) {
   if (path.empty()) {
     error = "the store needs a file name (`state` in the config)";
     return nullptr;

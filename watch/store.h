@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "lodestone/result.h"
+
 struct sqlite3;
 
 namespace lodestone {
@@ -106,10 +108,10 @@ class Store {
 
   // Opens the store at `path`, creating the file and its parent folders if needed, in WAL mode
   // with synchronous=FULL (a commit that returned survives a crash or power loss) and foreign keys
-  // on. Returns nullptr and sets `error` — naming the path and the cause — when the folder cannot
-  // be made, the file is not a SQLite database or not a Lodestone store, its schema is newer than
-  // kSchemaVersion, or SQLite fails. Never throws StoreError.
-  static std::unique_ptr<Store> open(const std::string& path, std::string& error);
+  // on. Fails, naming the path and the cause, when the folder cannot be made, the file is not a
+  // SQLite database or not a Lodestone store, its schema is newer than kSchemaVersion, or SQLite
+  // fails. Never throws StoreError.
+  static Result<std::unique_ptr<Store>> open(const std::string& path);
 
   ~Store();
   Store(const Store&) = delete;
@@ -168,6 +170,7 @@ class Store {
  private:
   struct Statements;
   Store(std::string path, sqlite3* db);
+  static std::unique_ptr<Store> open_or_explain(const std::string& path, std::string& error);
   void prepare_statements();
 
   std::string path_;

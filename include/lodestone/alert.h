@@ -3,10 +3,11 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "lodestone/result.h"
 
 namespace lodestone {
 
@@ -69,12 +70,12 @@ size_t span_in_snippet(const AlertMatch& m);
 // byte, so ("ab","c") and ("a","bc") differ. The same (rule, post) always gives the same id.
 std::string alert_id(std::string_view rule_id, std::string_view source, std::string_view post_id);
 
-// The alert as one line of JSON (DESIGN.md "Alerts"), without a trailing newline.
+// The alert as one line of JSON (docs/design.md, "Alerts"), without a trailing newline.
 std::string to_json(const Alert& alert);
 
-// The alert back from its JSON (the store keeps JSON; notifiers take an Alert). nullopt, with
-// `error` set, when `json` is not an alert object.
-std::optional<Alert> alert_from_json(std::string_view json, std::string& error);
+// The alert back from its JSON (the store keeps JSON; notifiers take an Alert). Fails when `json`
+// is not an alert object.
+Result<Alert> alert_from_json(std::string_view json);
 
 // One readable line: severity, rule, source and post id, then for each field with matches the
 // first match's snippet with the field's matches in it marked: ANSI bold red when `color`,

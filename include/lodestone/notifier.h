@@ -1,5 +1,5 @@
 // Notifier: what every way of telling someone about an alert (webhook, email, ...) implements.
-// A notifier may block in send(); the caller gives each notifier its own thread (DESIGN.md "Delivery").
+// A notifier may block in send(); the caller gives each notifier its own thread (docs/design.md, "Delivery").
 #pragma once
 
 #include <span>

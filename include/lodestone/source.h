@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "lodestone/post.h"
+#include "lodestone/result.h"
 
 namespace lodestone {
 
@@ -50,10 +51,10 @@ class Source {
   // The name the config gives it (`[[source]] name`); posts it reads carry it as `source` unless
   // they name their own.
   virtual const std::string& name() const = 0;
-  // Reads posts into `sink` until stop(). Errors with one file, one line or one poll are logged
-  // and the source goes on; run() returns early only when the source cannot work at all, with
-  // the reason.
-  virtual std::optional<std::string> run(PostSink& sink) = 0;
+  // Reads posts into `sink` until stop(), then succeeds. Errors with one file, one line or one poll
+  // are logged and the source goes on; run() fails early, with the reason, only when the source
+  // cannot work at all.
+  virtual Result<void> run(PostSink& sink) = 0;
   // Asks run() to return soon: a batch already submitted is still waited for and acknowledged.
   virtual void stop() = 0;
 };

@@ -17,7 +17,7 @@
 #include <optional>
 #include <stdexcept>
 
-#include "notifiers/alert_render.h"
+#include "engine/alert_render.h"
 #include "notifiers/template.h"
 #include "util/sha256.h"
 
@@ -230,7 +230,10 @@ std::string replace_all(std::string text, std::string_view what, std::string_vie
 
 }  // namespace
 
-std::string check_email_options(const EmailOptions& options) { return check_options(options, nullptr); }
+Result<void> check_email_options(const EmailOptions& options) {
+  if (std::string why = check_options(options, nullptr); !why.empty()) return Failure{why};
+  return {};
+}
 
 struct EmailNotifier::State {
   EmailOptions options;

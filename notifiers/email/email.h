@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "lodestone/notifier.h"
+#include "lodestone/result.h"
 
 namespace lodestone {
 
@@ -27,11 +28,10 @@ struct EmailOptions {
   std::string text_template;  // optional mustache file for the text part, rendered without escaping
 };
 
-// Why these options cannot work, in one sentence that never names the password; empty when they
-// can. Refused: a scheme other than smtp/smtps, credentials in the URL, an address that is not a
+// Whether these options can work; if not, why, in one sentence that never names the password. Refused: a scheme other than smtp/smtps, credentials in the URL, an address that is not a
 // bare local@domain (no display name, angle brackets, commas, spaces or non-ASCII), CR, LF or NUL
 // in any value bound for a header or an SMTP command, a template that does not load.
-std::string check_email_options(const EmailOptions& options);
+Result<void> check_email_options(const EmailOptions& options);
 
 class EmailNotifier : public Notifier {
  public:

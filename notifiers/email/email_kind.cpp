@@ -1,24 +1,27 @@
 // The `email` notifier kind (SMTP mail): its options and its factory, for notifiers/registry.cpp.
+// Each default is EmailOptions' own.
 #include "notifiers/email/email.h"
 #include "notifiers/registry.h"
 
 namespace lodestone {
 namespace {
 
-constexpr OptionSpec kEmailOptions[] = {
+const EmailOptions kDefaults;
+
+const OptionSpec kEmailOptions[] = {
     {"url", OptionType::kString, "", "smtp://host:587 (STARTTLS required) or smtps://host:465", true},
     {"username", OptionType::kString, "", "SMTP AUTH user"},
     {"password", OptionType::kSecret, "", "SMTP AUTH password"},
     {"from", OptionType::kString, "", "sender address, local@domain", true},
     {"to", OptionType::kStrings, "", "recipient addresses", true},
     {"ca_file", OptionType::kString, "", "PEM CA bundle to verify a private relay with"},
-    {"timeout", OptionType::kDuration, "30s", "per attempt, connecting included"},
-    {"digest", OptionType::kDuration, "", "one mail per interval with every alert since the last"},
-    {"subject_prefix", OptionType::kString, "[lodestone]", "first word of every subject"},
+    {"timeout", OptionType::kDuration, duration_text(kDefaults.timeout), "per attempt, connecting included"},
+    {"digest", OptionType::kDuration, "", "one mail per interval with every alert since the last (default: off)"},
+    {"subject_prefix", OptionType::kString, kDefaults.subject_prefix, "first word of every subject"},
     {"text_template", OptionType::kString, "", "mustache file for the text part"},
 };
 
-std::unique_ptr<Notifier> make_email(const std::string& name, const OptionValues& v, std::string& error) {
+Result<std::unique_ptr<Notifier>> make_email(const std::string& name, const OptionValues& v) {
   EmailOptions o;
   o.name = name;
   o.url = v.string("url");
@@ -28,18 +31,17 @@ std::unique_ptr<Notifier> make_email(const std::string& name, const OptionValues
   o.to = v.strings("to");
   o.ca_file = v.string("ca_file");
   o.timeout = v.number("timeout", o.timeout);
-  o.digest = v.number("digest", 0);
+  o.digest = v.number("digest", o.digest);
   o.subject_prefix = v.string("subject_prefix", o.subject_prefix);
   o.text_template = v.string("text_template");
-  error = check_email_options(o);
-  if (!error.empty()) return nullptr;
-  return std::make_unique<EmailNotifier>(std::move(o));
+  if (Result<void> valid = check_email_options(o); !valid) return Failure{valid.error()};
+  return std::unique_ptr<Notifier>(std::make_unique<EmailNotifier>(std::move(o)));
 }
 
 }  // namespace
 
 extern const NotifierKind email_notifier_kind;  // listed in notifiers/registry.cpp
-const NotifierKind email_notifier_kind{"email", "SMTP mail per alert or per digest interval, text and HTML", kEmailOptions,
-                                  make_email};
+const NotifierKind email_notifier_kind{"email", "SMTP mail per alert or per digest interval, text and HTML",
+                                       kEmailOptions, make_email};
 
 }  // namespace lodestone

@@ -1,22 +1,22 @@
 // The `file` notifier kind (a JSONL file): its options and its factory, for notifiers/registry.cpp.
+// Each default is FileNotifierOptions' own.
 #include "notifiers/file/file.h"
 #include "notifiers/registry.h"
 
 namespace lodestone {
 namespace {
 
-constexpr OptionSpec kFileOptions[] = {
+const FileNotifierOptions kDefaults;
+
+const OptionSpec kFileOptions[] = {
     {"path", OptionType::kString, "", "JSONL file to append to (relative to the config's folder)", true},
-    {"fsync", OptionType::kBool, "true", "sync each line to disk before it counts as delivered"},
+    {"fsync", OptionType::kBool, bool_text(kDefaults.fsync), "sync each line to disk before it counts as delivered"},
 };
 
-std::unique_ptr<Notifier> make_file(const std::string& name, const OptionValues& v, std::string& error) {
-  FileNotifierOptions o{name, v.string("path"), v.boolean("fsync", true)};
-  if (o.path.empty()) {
-    error = "path must not be empty";
-    return nullptr;
-  }
-  return std::make_unique<FileNotifier>(std::move(o));
+Result<std::unique_ptr<Notifier>> make_file(const std::string& name, const OptionValues& v) {
+  FileNotifierOptions o{name, v.string("path"), v.boolean("fsync", kDefaults.fsync)};
+  if (o.path.empty()) return Failure{"path must not be empty"};
+  return std::unique_ptr<Notifier>(std::make_unique<FileNotifier>(std::move(o)));
 }
 
 }  // namespace

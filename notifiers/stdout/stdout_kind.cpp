@@ -1,26 +1,25 @@
-// The `stdout` notifier kind (standard output): its options and its factory, for notifiers/registry.cpp.
-#include "notifiers/stdout/stdout.h"
+// The `stdout` notifier kind (standard output): its options and its factory, for
+// notifiers/registry.cpp. Each default is StdoutNotifierOptions' own.
 #include "notifiers/registry.h"
+#include "notifiers/stdout/stdout.h"
 
 namespace lodestone {
 namespace {
 
-constexpr OptionSpec kStdoutOptions[] = {
-    {"format", OptionType::kString, "json", "json (the alert's JSON line) | text (one readable line)"},
-    {"color", OptionType::kString, "auto", "text format: auto | always | never"},
+const StdoutNotifierOptions kDefaults;
+
+const OptionSpec kStdoutOptions[] = {
+    {"format", OptionType::kString, kDefaults.format, "json (the alert's JSON line) | text (one readable line)"},
+    {"color", OptionType::kString, kDefaults.color, "text format: auto | always | never"},
 };
 
-std::unique_ptr<Notifier> make_stdout(const std::string& name, const OptionValues& v, std::string& error) {
-  StdoutNotifierOptions o{name, v.string("format", "json"), v.string("color", "auto")};
-  if (o.format != "json" && o.format != "text") {
-    error = "format must be json or text";
-    return nullptr;
-  }
+Result<std::unique_ptr<Notifier>> make_stdout(const std::string& name, const OptionValues& v) {
+  StdoutNotifierOptions o{name, v.string("format", kDefaults.format), v.string("color", kDefaults.color)};
+  if (o.format != "json" && o.format != "text") return Failure{"format must be json or text"};
   if (o.color != "auto" && o.color != "always" && o.color != "never") {
-    error = "color must be auto, always or never";
-    return nullptr;
+    return Failure{"color must be auto, always or never"};
   }
-  return std::make_unique<StdoutNotifier>(std::move(o));
+  return std::unique_ptr<Notifier>(std::make_unique<StdoutNotifier>(std::move(o)));
 }
 
 }  // namespace

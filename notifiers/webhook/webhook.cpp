@@ -296,7 +296,10 @@ std::string check_options(const WebhookOptions& o, std::optional<Template>* load
 
 }  // namespace
 
-std::string check_webhook_options(const WebhookOptions& o) { return check_options(o, nullptr); }
+Result<void> check_webhook_options(const WebhookOptions& o) {
+  if (std::string why = check_options(o, nullptr); !why.empty()) return Failure{why};
+  return {};
+}
 
 struct WebhookNotifier::State {
   WebhookOptions options;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "lodestone/notifier.h"
+#include "lodestone/result.h"
 
 namespace lodestone {
 
@@ -25,10 +26,10 @@ struct WebhookOptions {
   std::vector<std::pair<std::string, std::string>> headers;  // sent with every request
 };
 
-// Why these options cannot work, in one sentence that names neither the secret nor the URL's
-// credentials; empty when they can. The config stage reports it with the option's place.
+// Whether these options can work; if not, why, in one sentence that names neither the secret nor
+// the URL's credentials. The config stage reports it with the option's place.
 // Format "template" reads and parses template_path here.
-std::string check_webhook_options(const WebhookOptions& options);
+Result<void> check_webhook_options(const WebhookOptions& options);
 
 class WebhookNotifier : public Notifier {
  public:

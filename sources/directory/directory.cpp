@@ -381,16 +381,17 @@ DirectorySource::DirectorySource(DirectoryOptions options, Store& store)
 
 DirectorySource::~DirectorySource() = default;
 
-std::optional<std::string> DirectorySource::run(PostSink& sink) {
-  if (options_.name.empty()) return std::string("directory source: no name");
-  if (options_.path.empty()) return options_.name + ": no folder to watch";
-  if (!stop_->ok()) return options_.name + ": cannot make an eventfd for stop()";
+Result<void> DirectorySource::run(PostSink& sink) {
+  if (options_.name.empty()) return Failure{"directory source: no name"};
+  if (options_.path.empty()) return Failure{options_.name + ": no folder to watch"};
+  if (!stop_->ok()) return Failure{options_.name + ": cannot make an eventfd for stop()"};
   Watcher watcher(options_, store_, sink, *stop_);
   try {
-    return watcher.run();
+    if (std::optional<std::string> failure = watcher.run()) return Failure{*failure};
+    return {};
   } catch (const StoreError& e) {
     // The store cannot say which files are done: reading on would read everything again.
-    return options_.name + ": " + e.what();
+    return Failure{options_.name + ": " + e.what()};
   }
 }
 

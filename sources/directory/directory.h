@@ -63,7 +63,7 @@ class DirectorySource : public Source {
   const std::string& name() const override { return options_.name; }
   // Returns nullopt after stop() or when the sink refuses a batch (stopping); a reason when the
   // folder cannot be made or is not a folder, or stop() cannot be made (no eventfd).
-  std::optional<std::string> run(PostSink& sink) override;
+  Result<void> run(PostSink& sink) override;
   void stop() override;
 
  private:

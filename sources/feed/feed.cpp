@@ -543,7 +543,9 @@ std::optional<std::string> feed_date_to_rfc3339(std::string_view date) {
   return out;
 }
 
-bool parse_feed(std::string_view body, std::string_view http_charset, std::string_view source,
+namespace {
+
+bool parse_feed_into(std::string_view body, std::string_view http_charset, std::string_view source,
                 std::vector<Post>& posts, std::string& error, FeedParseCounts* counts_out) {
   init_libxml_once();
   FeedParseCounts counts;
@@ -633,7 +635,20 @@ bool parse_feed(std::string_view body, std::string_view http_charset, std::strin
   return true;
 }
 
-std::string check_feed_options(const FeedOptions& o) {
+}  // namespace
+
+Result<std::vector<Post>> parse_feed(std::string_view body, std::string_view http_charset, std::string_view source,
+                                     FeedParseCounts* counts) {
+  std::vector<Post> posts;
+  std::string error;
+  if (!parse_feed_into(body, http_charset, source, posts, error, counts)) return Failure{error};
+  return posts;
+}
+
+namespace {
+
+// Why the options cannot work, or empty.
+std::string why_invalid(const FeedOptions& o) {
   if (o.name.empty()) return "a feed needs a name";
   const std::string who = "feed \"" + o.name + "\": ";
   std::optional<UrlParts> url = split_url(o.url);
@@ -658,6 +673,13 @@ std::string check_feed_options(const FeedOptions& o) {
       return who + "header \"" + name + "\" has a line break or NUL in its value";
     }
   }
+  return {};
+}
+
+}  // namespace
+
+Result<void> check_feed_options(const FeedOptions& o) {
+  if (std::string why = why_invalid(o); !why.empty()) return Failure{why};
   return {};
 }
 
@@ -724,7 +746,7 @@ struct FeedSource::Http {
 
 FeedSource::FeedSource(FeedOptions options, Store& store)
     : options_(std::move(options)), store_(store), random_(std::random_device{}()) {
-  invalid_ = check_feed_options(options_);
+  invalid_ = why_invalid(options_);
   if (!invalid_.empty()) return;
   const UrlParts url = *split_url(options_.url);
   shown_url_ = url.scheme + "://" + url.host + (url.port.empty() ? "" : ":" + url.port) + url.path;
@@ -874,12 +896,10 @@ PollResult FeedSource::poll_once(PostSink& sink) {
   curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &content_type);
   const std::string charset = content_type ? content_type_charset(content_type) : std::string();
 
-  std::vector<Post> posts;
-  std::string error;
   FeedParseCounts counts;
-  if (!parse_feed(http.body, charset, name, posts, error, &counts)) {
-    return failed(std::move(result), "the feed does not parse: " + error);
-  }
+  Result<std::vector<Post>> parsed = parse_feed(http.body, charset, name, &counts);
+  if (!parsed) return failed(std::move(result), "the feed does not parse: " + parsed.error());
+  std::vector<Post> posts = std::move(*parsed);
   result.skipped = counts.skipped;
   if (counts.skipped > 0) {
     sink.count_rejected(name, counts.skipped);
@@ -922,8 +942,8 @@ PollResult FeedSource::poll_once(PostSink& sink) {
   return result;
 }
 
-std::optional<std::string> FeedSource::run(PostSink& sink) {
-  if (!invalid_.empty()) return invalid_;
+Result<void> FeedSource::run(PostSink& sink) {
+  if (!invalid_.empty()) return Failure{invalid_};
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   while (!stopping_) {
     if (poll_once(sink).outcome == PollResult::Outcome::kStopped) break;
@@ -931,7 +951,7 @@ std::optional<std::string> FeedSource::run(PostSink& sink) {
     std::unique_lock<std::mutex> lock(mutex_);
     wake_.wait_for(lock, std::chrono::duration<double>(wait), [this] { return stopping_.load(); });
   }
-  return std::nullopt;
+  return {};
 }
 
 void FeedSource::stop() {

@@ -34,11 +34,11 @@ struct FeedOptions {
   std::vector<std::pair<std::string, std::string>> headers;  // sent with every request
 };
 
-// Why these options cannot work, in one sentence naming the feed but neither the URL's
-// credentials nor a header's value; empty when they can.
-std::string check_feed_options(const FeedOptions& options);
+// Whether these options can work; if not, why, in one sentence naming the feed but neither the
+// URL's credentials nor a header's value.
+Result<void> check_feed_options(const FeedOptions& options);
 
-// What parse_feed() saw besides the posts it appended.
+// What parse_feed() saw besides the posts it gave.
 struct FeedParseCounts {
   size_t items = 0;    // <item>s and <entry>s in the document
   size_t skipped = 0;  // of them, those with no text at all (no title, no body)
@@ -53,11 +53,10 @@ struct FeedParseCounts {
 //    ("2026-01-11T11:08:03Z") when it reads as RFC 822 or RFC 3339 with a zone, else as written.
 // `http_charset` is the Content-Type charset ("" when none); it wins over the XML declaration.
 // Labels gb2312/gbk decode as GB18030, its superset. The parser never loads a DTD, never expands
-// an external entity and never touches the network. Returns false, with `error` naming the line
-// ("line 12: Opening and ending tag mismatch: ..."), when the document does not parse or is not a
-// feed; `posts` then gets nothing.
-bool parse_feed(std::string_view body, std::string_view http_charset, std::string_view source,
-                std::vector<Post>& posts, std::string& error, FeedParseCounts* counts = nullptr);
+// an external entity and never touches the network. Fails, naming the line ("line 12: Opening
+// and ending tag mismatch: ..."), when the document does not parse or is not a feed.
+Result<std::vector<Post>> parse_feed(std::string_view body, std::string_view http_charset, std::string_view source,
+                                     FeedParseCounts* counts = nullptr);
 
 // HTML (a fragment or a page, UTF-8) reduced to text: one line per block element or <br>, runs of
 // white space in inline text made one space, script/style/noscript/template dropped, entities
@@ -100,7 +99,7 @@ class FeedSource : public Source {
   const std::string& name() const override;
   // Polls now, then every interval (with jitter; backing off after errors) until stop().
   // Returns at once with the reason when the options are invalid.
-  std::optional<std::string> run(PostSink& sink) override;
+  Result<void> run(PostSink& sink) override;
   // Wakes a run() waiting for its next poll and aborts a transfer in flight. A batch already
   // submitted is still waited for. Final: a stopped source stays stopped.
   void stop() override;
@@ -118,7 +117,7 @@ class FeedSource : public Source {
 
   FeedOptions options_;
   Store& store_;
-  std::string invalid_;  // check_feed_options(), empty when fine
+  std::string invalid_;  // why check_feed_options() fails, empty when it does not
   std::string shown_url_;
   std::vector<std::string> hidden_;  // strings that must not reach a log line
   std::unique_ptr<Http> http_;

@@ -148,7 +148,10 @@ std::string retry_after_value(double seconds) {
 
 }  // namespace
 
-std::string check_http_source_options(const HttpSourceOptions& o) {
+namespace {
+
+// Why the options cannot work, or empty.
+std::string why_invalid(const HttpSourceOptions& o) {
   if (o.name.empty()) return "an http source needs a name";
   const std::string who = "http source \"" + o.name + "\": ";
   const std::optional<ListenAddress> address = parse_listen_address(o.listen);
@@ -167,6 +170,13 @@ std::string check_http_source_options(const HttpSourceOptions& o) {
   if (o.max_text_bytes == 0) return who + "max_text_bytes must be positive";
   if (!std::isfinite(o.retry_after) || o.retry_after < 0) return who + "retry_after must be zero or more seconds";
   if (o.threads < 1) return who + "threads must be at least 1";
+  return {};
+}
+
+}  // namespace
+
+Result<void> check_http_source_options(const HttpSourceOptions& o) {
+  if (std::string why = why_invalid(o); !why.empty()) return Failure{why};
   return {};
 }
 
@@ -353,7 +363,7 @@ void HttpSource::State::serve_posts(const httplib::Request& req, httplib::Respon
 
 HttpSource::HttpSource(HttpSourceOptions options) : state_(std::make_unique<State>()) {
   State& s = *state_;
-  s.invalid = check_http_source_options(options);
+  s.invalid = why_invalid(options);
   s.who = "http source \"" + options.name + "\"";
   if (s.invalid.empty()) {
     s.address = *parse_listen_address(options.listen);
@@ -389,16 +399,16 @@ bool HttpSource::wait_until_listening(double timeout_seconds) const {
   return s.phase == State::Phase::kListening;
 }
 
-std::optional<std::string> HttpSource::run(PostSink& sink) {
+Result<void> HttpSource::run(PostSink& sink) {
   State& s = *state_;
-  if (!s.invalid.empty()) return s.invalid;
+  if (!s.invalid.empty()) return Failure{s.invalid};
   {
     std::lock_guard<std::mutex> lock(s.mutex);
-    if (s.phase != State::Phase::kIdle) return s.who + ": run() was already called";
+    if (s.phase != State::Phase::kIdle) return Failure{s.who + ": run() was already called"};
     if (s.stop_requested) {
       s.phase = State::Phase::kDone;
       s.changed.notify_all();
-      return std::nullopt;
+      return {};
     }
     s.phase = State::Phase::kBinding;
     s.sink = &sink;
@@ -466,7 +476,7 @@ std::optional<std::string> HttpSource::run(PostSink& sink) {
   }
   if (bound <= 0) {
     const std::string reason = bind_errno != 0 ? std::strerror(bind_errno) : "no such address, or it is in use";
-    return s.who + ": cannot listen on " + s.options.listen + ": " + reason;
+    return Failure{s.who + ": cannot listen on " + s.options.listen + ": " + reason};
   }
   spdlog::info("{}: listening on {} (port {}), POST {}{}", s.who, s.options.listen, bound, kPostsPath,
                s.options.token.empty() ? " without a token" : "");
@@ -479,8 +489,8 @@ std::optional<std::string> HttpSource::run(PostSink& sink) {
     stopped = s.stop_requested;
     s.changed.notify_all();
   }
-  if (!clean && !stopped) return s.who + ": stopped accepting connections on " + s.options.listen;
-  return std::nullopt;
+  if (!clean && !stopped) return Failure{s.who + ": stopped accepting connections on " + s.options.listen};
+  return {};
 }
 
 void HttpSource::stop() {

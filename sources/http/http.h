@@ -24,10 +24,10 @@ struct HttpSourceOptions {
   int threads = 8;                        // requests served at once; more wait for a free thread
 };
 
-// Why these options cannot work, in one sentence that never quotes the token; empty when they can.
+// Whether these options can work; if not, why, in one sentence that never quotes the token.
 // Refused, among others: a listen address that is not host:port, and an empty token on an address
 // other than loopback (127.0.0.0/8, ::1, localhost), which would let anyone on the network post.
-std::string check_http_source_options(const HttpSourceOptions& options);
+Result<void> check_http_source_options(const HttpSourceOptions& options);
 
 // The endpoint, as clients see it:
 //
@@ -63,7 +63,7 @@ class HttpSource : public Source {
   // it cannot bind (in use, no such host) or the options are invalid; nullopt after stop(). Requests
   // in flight when stop() comes are finished (their batches waited for and answered) before it
   // returns. Call it once.
-  std::optional<std::string> run(PostSink& sink) override;
+  Result<void> run(PostSink& sink) override;
   void stop() override;
 
   // The bound port once run() has bound the address (the chosen one for port 0), else 0.

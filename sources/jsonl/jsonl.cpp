@@ -387,17 +387,19 @@ JsonlSource::JsonlSource(JsonlOptions options, Store& store)
 
 JsonlSource::~JsonlSource() = default;
 
-std::optional<std::string> JsonlSource::run(PostSink& sink) {
-  if (options_.name.empty()) return std::string("jsonl source: no name");
-  if (options_.path.empty()) return options_.name + ": no path to read";
-  if (!stop_->ok()) return options_.name + ": cannot make an eventfd for stop()";
+Result<void> JsonlSource::run(PostSink& sink) {
+  if (options_.name.empty()) return Failure{"jsonl source: no name"};
+  if (options_.path.empty()) return Failure{options_.name + ": no path to read"};
+  if (!stop_->ok()) return Failure{options_.name + ": cannot make an eventfd for stop()"};
   if (options_.batch == 0) options_.batch = 1;
   Follower follower(options_, store_, sink, *stop_);
   try {
-    return options_.path == "-" ? follower.read_stream() : follower.follow();
+    const std::optional<std::string> failure = options_.path == "-" ? follower.read_stream() : follower.follow();
+    if (failure) return Failure{*failure};
+    return {};
   } catch (const StoreError& e) {
     // Reading the stored offset failed: without it the source cannot know where to start.
-    return options_.name + ": " + e.what();
+    return Failure{options_.name + ": " + e.what()};
   }
 }
 

@@ -66,7 +66,7 @@ class JsonlSource : public Source {
   const std::string& name() const override { return options_.name; }
   // Returns nullopt after stop(), at the end of stdin, or when the sink refuses a batch because
   // the pipeline is stopping; a reason when the source cannot work (no name or path, no eventfd).
-  std::optional<std::string> run(PostSink& sink) override;
+  Result<void> run(PostSink& sink) override;
   void stop() override;
 
  private:

@@ -308,6 +308,14 @@ TEST_CASE("check -c checks sources and notifiers, each problem at its file:line:
   CHECK_THAT(r.err, Contains("lodestone.toml:21:8: error: [[notifier]] name 'hook' is used twice"));
   CHECK_THAT(r.err, Contains("lodestone.toml:5:11: error: notify names 'nobody', which no [[notifier]] defines"));
 
+  // A count (a batch size, a byte limit, a thread count) of 0 or less is refused where it is written.
+  dir.write("lodestone.toml",
+            "[lodestone]\nrules = [\"rules.toml\"]\n"
+            "[[source]]\nname = \"in\"\ntype = \"directory\"\npath = \"inbox\"\nbatch = 0\n");  // 3-7
+  r = run_lodestone("check -c '" + dir.file("lodestone.toml") + "'");
+  CHECK(r.code == 1);
+  CHECK_THAT(r.err, Contains("lodestone.toml:7:9: error: 'batch' must be an integer above 0"));
+
   dir.write("lodestone.toml", "[lodestone]\nrules = [\"rules.toml\"]\nadmin = \"9108\"\n");
   r = run_lodestone("check -c '" + dir.file("lodestone.toml") + "'");
   CHECK(r.code == 1);

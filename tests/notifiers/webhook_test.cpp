@@ -84,10 +84,10 @@ TEST_CASE("Retry-After is read as delta-seconds or as an HTTP-date", "[webhook]"
 
 TEST_CASE("options that cannot work are refused without quoting the URL or the secret", "[webhook]") {
   const std::string url = "https://user:pw-9f8e7d@hooks.example.com/in?token=tok-1a2b";
-  CHECK(lodestone::check_webhook_options(options_for(url)).empty());
+  CHECK(lodestone::check_webhook_options(options_for(url)).ok());
 
   auto refused = [&](WebhookOptions o) {
-    std::string why = lodestone::check_webhook_options(o);
+    std::string why = lodestone::check_webhook_options(o).error();
     CHECK_FALSE(why.empty());
     CHECK(contains(why, "ops-hook"));
     CHECK_FALSE(contains(why, "pw-9f8e7d"));
@@ -498,17 +498,17 @@ TEST_CASE("a template body goes with the configured Content-Type", "[webhook][ht
 TEST_CASE("format template without a readable, parseable template is refused", "[webhook][template]") {
   WebhookOptions o = options_for("https://example.com/hook");
   o.format = "template";
-  CHECK(contains(lodestone::check_webhook_options(o), "template"));
+  CHECK(contains(lodestone::check_webhook_options(o).error(), "template"));
   o.template_path = "/nonexistent/body.mustache";
-  CHECK(contains(lodestone::check_webhook_options(o), "/nonexistent/body.mustache: cannot read the template"));
+  CHECK(contains(lodestone::check_webhook_options(o).error(), "/nonexistent/body.mustache: cannot read the template"));
   o.template_path = LODESTONE_TEST_DATA "/notifiers/unclosed_section.mustache";
-  const std::string why = lodestone::check_webhook_options(o);
+  const std::string why = lodestone::check_webhook_options(o).error();
   CHECK(contains(why, "unclosed_section.mustache"));
   CHECK(contains(why, "ops-hook"));
   o.template_path = LODESTONE_TEST_DATA "/notifiers/webhook_body.mustache";
-  CHECK(lodestone::check_webhook_options(o).empty());
+  CHECK(lodestone::check_webhook_options(o).ok());
   o.content_type = "text/plain\r\nX-Evil: 1";
-  CHECK(contains(lodestone::check_webhook_options(o), "content_type"));
+  CHECK(contains(lodestone::check_webhook_options(o).error(), "content_type"));
 
   o.template_path = "/nonexistent/body.mustache";
   o.content_type = "application/json";

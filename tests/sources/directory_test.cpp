@@ -250,5 +250,5 @@ TEST_CASE("a path that is a file is refused", "[directory]") {
   auto o = options(dir);
   write(o.path, "a file");
   DirectorySource source(o, *store);
-  CHECK(source.run(sink) == std::optional<std::string>(o.path + ": not a folder"));
+  CHECK(source.run(sink).error() == o.path + ": not a folder");
 }

@@ -32,6 +32,8 @@ using lodestone::parse_feed;
 using lodestone::PollResult;
 using lodestone::Post;
 using lodestone::PostSink;
+using lodestone::Result;
+using lodestone::Failure;
 using lodestone::Store;
 using lodestone::testing::HttpReceiver;
 using lodestone::testing::TempStore;
@@ -51,12 +53,10 @@ std::string read_fixture(const std::string& name) {
 
 std::vector<Post> parse_ok(const std::string& body, const std::string& charset = "",
                            FeedParseCounts* counts = nullptr) {
-  std::vector<Post> posts;
-  std::string error;
-  const bool ok = parse_feed(body, charset, "test-feed", posts, error, counts);
-  INFO(error);
-  REQUIRE(ok);
-  return posts;
+  Result<std::vector<Post>> parsed = parse_feed(body, charset, "test-feed", counts);
+  INFO(parsed.error());
+  REQUIRE(parsed);
+  return std::move(*parsed);
 }
 
 const Post& find_post(const std::vector<Post>& posts, const std::string& id) {
@@ -304,21 +304,20 @@ TEST_CASE("the HTTP charset wins over the XML declaration", "[feed]") {
 }
 
 TEST_CASE("a document that does not parse is an error naming its line, and adds no posts", "[feed]") {
-  std::vector<Post> posts(1);
-  std::string error;
-  CHECK_FALSE(parse_feed(read_fixture("malformed.xml"), "", "test-feed", posts, error));
-  CHECK(posts.size() == 1);
-  CHECK(error.rfind("line 10: ", 0) == 0);
-  CHECK(error.find("mismatch") != std::string::npos);
+  // A failure carries a reason and no posts: the good items of a broken document are not taken.
+  const auto malformed = parse_feed(read_fixture("malformed.xml"), "", "test-feed");
+  REQUIRE_FALSE(malformed);
+  CHECK(malformed.error().rfind("line 10: ", 0) == 0);
+  CHECK(malformed.error().find("mismatch") != std::string::npos);
 
-  CHECK_FALSE(parse_feed("", "", "test-feed", posts, error));
-  CHECK_FALSE(parse_feed("<html><body>not a feed</body></html>", "", "test-feed", posts, error));
-  CHECK(error == "line 1: not an RSS or Atom feed (the root element is <html>)");
+  CHECK_FALSE(parse_feed("", "", "test-feed"));
+  const auto html = parse_feed("<html><body>not a feed</body></html>", "", "test-feed");
+  REQUIRE_FALSE(html);
+  CHECK(html.error() == "line 1: not an RSS or Atom feed (the root element is <html>)");
   // An entity HTML knows but XML does not is an error too: no recovery.
-  CHECK_FALSE(parse_feed("<rss><channel><item><title>a&nbsp;b</title></item></channel></rss>", "", "t", posts,
-                         error));
-  CHECK(error.find("nbsp") != std::string::npos);
-  CHECK(posts.size() == 1);
+  const auto entity = parse_feed("<rss><channel><item><title>a&nbsp;b</title></item></channel></rss>", "", "t");
+  REQUIRE_FALSE(entity);
+  CHECK(entity.error().find("nbsp") != std::string::npos);
 }
 
 TEST_CASE("an external entity is never expanded and nothing is fetched for it", "[feed]") {
@@ -335,10 +334,10 @@ TEST_CASE("an external entity is never expanded and nothing is fetched for it", 
                           "\">\n<!ENTITY % pe SYSTEM \"" + server.url("/pe") +
                           "\">\n%pe;\n]>\n<rss><channel><item><guid>x</guid><title>t &remote;</title>"
                           "<description>d &remote;</description></item></channel></rss>";
-  std::vector<Post> out;
-  std::string error;
-  INFO(error);
-  REQUIRE(parse_feed(doc, "", "t", out, error));
+  Result<std::vector<Post>> parsed = parse_feed(doc, "", "t");
+  INFO(parsed.error());
+  REQUIRE(parsed);
+  const std::vector<Post>& out = *parsed;
   REQUIRE(out.size() == 1);
   CHECK(out[0].field("title") == "t");
   CHECK(out[0].field("body") == "d");
@@ -379,10 +378,10 @@ TEST_CASE("feed options that cannot work are refused with a reason that keeps se
   FeedOptions o;
   o.name = "wire";
   o.url = "https://user:hunter22@example.com/feed?token=s3cr3t";
-  CHECK(check_feed_options(o).empty());
+  CHECK(check_feed_options(o).ok());
 
   auto refused = [](FeedOptions bad) {
-    const std::string why = check_feed_options(bad);
+    const std::string why = check_feed_options(bad).error();
     CHECK(why.find("hunter22") == std::string::npos);
     CHECK(why.find("s3cr3t") == std::string::npos);
     return why;
@@ -421,7 +420,7 @@ TEST_CASE("feed options that cannot work are refused with a reason that keeps se
   bad = o;
   bad.url = "ftp://example.com/";
   FeedSource source(bad, *store);
-  CHECK(source.run(sink) == check_feed_options(bad));
+  CHECK(source.run(sink).error() == check_feed_options(bad).error());
 }
 
 TEST_CASE("a feed polled twice unchanged yields no new posts", "[feed]") {
@@ -583,13 +582,13 @@ TEST_CASE("the source keeps polling through errors and recovers when the server 
     res.set_content("<rss><channel>", "application/xml");
   });
   FeedSource source(o, *store);
-  std::optional<std::string> returned = "not returned";
+  Result<void> returned = Failure{"not returned"};
   std::thread runner([&] { returned = source.run(sink); });
   const bool recovered = eventually([&] { return sink.batches() >= 1; });
   source.stop();
   runner.join();
   CHECK(recovered);
-  CHECK_FALSE(returned);
+  CHECK(returned.ok());
   CHECK(server.count() >= 5);
   const std::string logged = log.text();
   CHECK(logged.find("HTTP 500") != std::string::npos);
@@ -605,12 +604,12 @@ TEST_CASE("stop() wakes a source waiting for its next poll", "[feed]") {
   FeedOptions o = options_for(server.url("/atom.xml"));
   o.interval = 3600;  // without the wake-up, run() would sleep for an hour
   FeedSource source(o, *store);
-  std::optional<std::string> returned = "not returned";
+  Result<void> returned = Failure{"not returned"};
   std::thread runner([&] { returned = source.run(sink); });
   REQUIRE(eventually([&] { return sink.batches() == 1; }));
   source.stop();
   runner.join();
-  CHECK_FALSE(returned);
+  CHECK(returned.ok());
   CHECK(server.count() == 1);
 }
 
@@ -622,7 +621,7 @@ TEST_CASE("stop() aborts a transfer in flight", "[feed]") {
   o.timeout = 300;
   server.answer_next(hang(server));
   FeedSource source(o, *store);
-  std::thread runner([&] { source.run(sink); });
+  std::thread runner([&] { (void)source.run(sink); });
   REQUIRE(server.wait_for(1));
   source.stop();
   runner.join();

@@ -31,6 +31,8 @@ using lodestone::HttpSourceOptions;
 using lodestone::Post;
 using lodestone::PostKey;
 using lodestone::PostSink;
+using lodestone::Result;
+using lodestone::Failure;
 using lodestone::Store;
 using lodestone::testing::TempStore;
 
@@ -171,10 +173,10 @@ class Running {
     REQUIRE(source_.wait_until_listening(20));
     REQUIRE(source_.port() > 0);
   }
-  ~Running() { finish(); }
+  ~Running() { (void)finish(); }
 
   // Stops the source and gives what run() returned.
-  std::optional<std::string> finish() {
+  Result<void> finish() {
     if (thread_.joinable()) {
       source_.stop();
       thread_.join();
@@ -193,7 +195,7 @@ class Running {
  private:
   HttpSource source_;
   std::thread thread_;
-  std::optional<std::string> result_;
+  Result<void> result_;
 };
 
 httplib::Headers bearer(const std::string& token = kToken) { return {{"Authorization", "Bearer " + token}}; }
@@ -582,20 +584,20 @@ TEST_CASE("stop() makes an idle source's run() return", "[http]") {
 
   SECTION("while it listens") {
     Running source(test_options(), sink);
-    CHECK(source.finish() == std::nullopt);
+    CHECK(source.finish().ok());
   }
   SECTION("right after run() starts") {
     HttpSource source(test_options());
-    std::optional<std::string> result = "not returned";
+    Result<void> result = Failure{"not returned"};
     std::thread t([&] { result = source.run(sink); });
     source.stop();
     t.join();
-    CHECK(result == std::nullopt);
+    CHECK(result.ok());
   }
   SECTION("before run() starts") {
     HttpSource source(test_options());
     source.stop();
-    CHECK(source.run(sink) == std::nullopt);
+    CHECK(source.run(sink).ok());
   }
 }
 
@@ -607,51 +609,52 @@ TEST_CASE("a listen address already in use makes run() return a reason naming it
   HttpSourceOptions options = test_options();
   options.listen = "127.0.0.1:" + std::to_string(first.port());
   HttpSource second(options);
-  const std::optional<std::string> reason = second.run(sink);
-  REQUIRE(reason);
-  CHECK(reason->find("http source \"push\"") != std::string::npos);
-  CHECK(reason->find(options.listen) != std::string::npos);
-  CHECK(reason->find("in use") != std::string::npos);
+  const Result<void> ran = second.run(sink);
+  REQUIRE_FALSE(ran);
+  const std::string& reason = ran.error();
+  CHECK(reason.find("http source \"push\"") != std::string::npos);
+  CHECK(reason.find(options.listen) != std::string::npos);
+  CHECK(reason.find("in use") != std::string::npos);
   CHECK(second.port() == 0);
 }
 
 TEST_CASE("options that cannot work are refused with a reason that keeps the token out", "[http]") {
   HttpSourceOptions o = test_options();
-  CHECK(lodestone::check_http_source_options(o).empty());
+  CHECK(lodestone::check_http_source_options(o).ok());
 
   o.token.clear();
-  CHECK(lodestone::check_http_source_options(o).empty());  // loopback may go without a token
+  CHECK(lodestone::check_http_source_options(o).ok());  // loopback may go without a token
   o.listen = "[::1]:8080";
-  CHECK(lodestone::check_http_source_options(o).empty());
+  CHECK(lodestone::check_http_source_options(o).ok());
   o.listen = "localhost:8080";
-  CHECK(lodestone::check_http_source_options(o).empty());
+  CHECK(lodestone::check_http_source_options(o).ok());
   o.listen = "0.0.0.0:8080";
-  CHECK(lodestone::check_http_source_options(o).find("token is required") != std::string::npos);
+  CHECK(lodestone::check_http_source_options(o).error().find("token is required") != std::string::npos);
   o.listen = "[::]:8080";
-  CHECK(lodestone::check_http_source_options(o).find("token is required") != std::string::npos);
+  CHECK(lodestone::check_http_source_options(o).error().find("token is required") != std::string::npos);
 
   o = test_options();
   for (const char* listen : {"8080", "127.0.0.1", ":8080", "127.0.0.1:http", "127.0.0.1:70000", "::1:8080", "[::1]8080"}) {
     o.listen = listen;
     INFO(listen);
-    CHECK(lodestone::check_http_source_options(o).find("listen must be host:port") != std::string::npos);
+    CHECK(lodestone::check_http_source_options(o).error().find("listen must be host:port") != std::string::npos);
   }
 
   o = test_options();
   o.token = "has space";
-  const std::string reason = lodestone::check_http_source_options(o);
+  const std::string reason = lodestone::check_http_source_options(o).error();
   CHECK(reason.find("token") != std::string::npos);
   CHECK(reason.find("has space") == std::string::npos);
 
   o = test_options();
   o.threads = 0;
-  CHECK_FALSE(lodestone::check_http_source_options(o).empty());
+  CHECK_FALSE(lodestone::check_http_source_options(o).ok());
   o = test_options();
   o.retry_after = -1;
-  CHECK_FALSE(lodestone::check_http_source_options(o).empty());
+  CHECK_FALSE(lodestone::check_http_source_options(o).ok());
   o = test_options();
   o.name.clear();
-  CHECK_FALSE(lodestone::check_http_source_options(o).empty());
+  CHECK_FALSE(lodestone::check_http_source_options(o).ok());
 
   // A source built from refused options says why from run().
   TempStore store;
@@ -660,7 +663,7 @@ TEST_CASE("options that cannot work are refused with a reason that keeps the tok
   o.token.clear();
   o.listen = "0.0.0.0:0";
   HttpSource source(o);
-  const auto result = source.run(sink);
-  REQUIRE(result);
-  CHECK(result->find("token is required") != std::string::npos);
+  const Result<void> result = source.run(sink);
+  REQUIRE_FALSE(result);
+  CHECK(result.error().find("token is required") != std::string::npos);
 }

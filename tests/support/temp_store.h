@@ -14,11 +14,10 @@ namespace lodestone::testing {
 
 // A Store on `dir`/state.db, failing the test (with the reason) when it cannot open.
 inline std::unique_ptr<Store> open_store(const TempDir& dir) {
-  std::string error;
-  auto store = Store::open(dir.file("state.db"), error);
-  INFO(error);
+  auto store = Store::open(dir.file("state.db"));
+  INFO(store.error());
   REQUIRE(store);
-  return store;
+  return std::move(*store);
 }
 
 // A Store on a fresh folder, closed before the folder is removed (members go in reverse order).

@@ -141,7 +141,7 @@ inline bool eventually(const std::function<bool()>& condition) {
 class Running {
  public:
   Running(Source& source, PostSink& sink) : source_(source) {
-    result_ = std::async(std::launch::async, [&source, &sink] { return source.run(sink); });
+    result_ = std::async(std::launch::async, [&source, &sink] { return failure_of(source.run(sink)); });
   }
   ~Running() {
     source_.stop();
@@ -150,8 +150,8 @@ class Running {
   Running(const Running&) = delete;
   Running& operator=(const Running&) = delete;
 
-  // Stops the source and waits for run() to return, up to 20 s; what it returned, or a note that
-  // it did not return.
+  // Stops the source and waits for run() to return, up to 20 s: why it failed, or nullopt when it
+  // succeeded.
   std::optional<std::string> stop() {
     source_.stop();
     return wait();
@@ -170,6 +170,10 @@ class Running {
  private:
   Source& source_;
   std::future<std::optional<std::string>> result_;
+
+  static std::optional<std::string> failure_of(const Result<void>& ran) {
+    return ran ? std::nullopt : std::optional<std::string>(ran.error());
+  }
 };
 
 // Keeps the messages logged while it lives. Make it before any source thread starts and let it

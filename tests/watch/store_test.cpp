@@ -35,11 +35,10 @@ using lodestone::testing::TempDir;
 namespace {
 
 std::unique_ptr<Store> open_store(const std::string& path) {
-  std::string error;
-  std::unique_ptr<Store> store = Store::open(path, error);
-  INFO(error);
+  auto store = Store::open(path);
+  INFO(store.error());
   REQUIRE(store);
-  return store;
+  return std::move(*store);
 }
 
 // A connection of the test's own, to look at the file without going through Store.
@@ -138,8 +137,9 @@ TEST_CASE("a store with a newer schema version is refused, naming the path and b
     RawDb raw(path);
     raw.exec("CREATE TABLE later(x); PRAGMA user_version = 99;");
   }
-  std::string error;
-  CHECK_FALSE(Store::open(path, error));
+  const auto refused = Store::open(path);
+  CHECK_FALSE(refused);
+  const std::string& error = refused.error();
   CHECK_THAT(error, Contains(path + ": "));
   CHECK_THAT(error, Contains("schema version 99"));
   CHECK_THAT(error, Contains("(version 1)"));
@@ -153,25 +153,26 @@ TEST_CASE("a store whose folder cannot be created is an error naming the path", 
   TempDir dir;
   std::ofstream(dir.file("blocker")) << "a file where a folder should be";
   const std::string path = dir.file("blocker/sub/state.db");
-  std::string error;
-  CHECK_FALSE(Store::open(path, error));
-  CHECK_THAT(error, Contains(path + ": cannot create its folder"));
+  const auto refused = Store::open(path);
+  CHECK_FALSE(refused);
+  CHECK_THAT(refused.error(), Contains(path + ": cannot create its folder"));
   CHECK_FALSE(fs::exists(path));
 }
 
 TEST_CASE("a file that is not a Lodestone store is refused, naming the path", "[store]") {
   TempDir dir;
-  std::string error;
 
   const std::string text = dir.file("notes.txt");
   std::ofstream(text) << std::string(4096, 'x');
-  CHECK_FALSE(Store::open(text, error));
-  CHECK_THAT(error, Contains(text + ": cannot read: file is not a database"));
+  const auto not_a_database = Store::open(text);
+  CHECK_FALSE(not_a_database);
+  CHECK_THAT(not_a_database.error(), Contains(text + ": cannot read: file is not a database"));
 
   const std::string other = dir.file("other.db");
   RawDb(other).exec("CREATE TABLE customers(id INTEGER PRIMARY KEY)");
-  CHECK_FALSE(Store::open(other, error));
-  CHECK_THAT(error, Contains(other + ": this is a SQLite database but not a Lodestone store"));
+  const auto not_a_store = Store::open(other);
+  CHECK_FALSE(not_a_store);
+  CHECK_THAT(not_a_store.error(), Contains(other + ": this is a SQLite database but not a Lodestone store"));
   CHECK(RawDb(other).integer("SELECT count(*) FROM sqlite_schema") == 1);
 }
 
@@ -431,9 +432,9 @@ TEST_CASE("batches committed by a process that exits without closing the store s
   if (child == 0) {
     // No Catch2 in here: report through the exit status, and skip every destructor.
     try {
-      std::string error;
-      auto store = Store::open(path, error);
-      if (!store) ::_exit(2);
+      auto opened = Store::open(path);
+      if (!opened) ::_exit(2);
+      std::unique_ptr<Store> store = std::move(*opened);
       for (int i = 0; i < kBatches; ++i) commit_batch(*store, i);
       store.release();  // never closed: the connection dies with the process
     } catch (...) {
@@ -462,9 +463,9 @@ TEST_CASE("batches committed by a process killed right after commit returned sur
   if (child == 0) {
     ::close(fds[0]);
     try {
-      std::string error;
-      auto store = Store::open(path, error);
-      if (!store) ::_exit(2);
+      auto opened = Store::open(path);
+      if (!opened) ::_exit(2);
+      std::unique_ptr<Store> store = std::move(*opened);
       // Commit batch after batch, saying so after each, until killed — most likely in the middle
       // of a later commit, which must then leave no trace.
       for (int i = 0;; ++i) {
