@@ -1,4 +1,4 @@
-// Tests for the normalizer: the folded text (DESIGN.md "Terms") and the map back to the input.
+// Tests for the normalizer: the folded text (docs/design.md, "Terms") and the map back to the input.
 #include "text/normalizer.h"
 
 #include <unicode/normalizer2.h>
