@@ -4,6 +4,8 @@
 // fields and forms Matcher::match scans, with the same normalization), then times:
 //   hs_alone   hs_scan of every normalized buffer with its form's database, a counting callback:
 //              what Lodestone could reach if parsing, normalizing and evaluating cost nothing;
+//   hs_one_call the same buffers joined into one per form, one hs_scan call each: the difference
+//              from hs_alone is Hyperscan's fixed cost per call;
 //   memchr     one memchr pass over the same buffers for a byte that is not there: memory speed;
 //   scanner    lodestone::Scanner::scan over the posts in memory (normalize + match + evaluate);
 //   re2_set    RE2::Set (every literal term, literal mode) over one "peer text" a post;
@@ -580,8 +582,30 @@ int main(int argc, char** argv) {
               &hs_hits);
     }
   });
-  hs_free_scratch(scratch);
   results.push_back(make_result("hs_alone", hs_seconds, c, c.normalized_bytes, hs_hits));
+
+  // The same bytes in one hs_scan call per form (the buffers of a form joined by '\n'): beside
+  // hs_alone, what Hyperscan's fixed cost per call adds up to. A match across the join would
+  // count one hit more; the hits printed for both show whether any did.
+  {
+    std::array<std::string, kForms> joined;
+    for (const Buffer& b : c.buffers) (joined[b.form] += b.text) += '\n';
+    uint64_t one_call_hits = 0;
+    const double one_call_seconds = median_seconds(opt.repeat, [&] {
+      one_call_hits = 0;
+      for (int form = 0; form < kForms; ++form) {
+        if (joined[form].empty()) continue;
+        hs_scan(d.databases[form], joined[form].data(), static_cast<unsigned>(joined[form].size()), 0, scratch,
+                count_match, &one_call_hits);
+      }
+    });
+    results.push_back(make_result("hs_one_call", one_call_seconds, c, c.normalized_bytes, one_call_hits));
+    const double per_call_ns = (hs_seconds - one_call_seconds) / static_cast<double>(c.buffers.size()) * 1e9;
+    std::printf("hs_scan calls: %zu (one per field and form) take %.3f s; the same bytes in one call per form "
+                "%.3f s: %.0f ns a call of fixed cost\n",
+                c.buffers.size(), hs_seconds, one_call_seconds, per_call_ns);
+  }
+  hs_free_scratch(scratch);
 
   // Ceiling 2: memchr for a byte that valid UTF-8 never holds.
   constexpr int kAbsent = 0xff;

@@ -318,6 +318,8 @@ def tables(ws, latency, started):
     row("Scanner in memory (normalize, match, evaluate; no I/O, no JSON)", [
         fmt(mbs(w, float(w['core']['scanner']['seconds'])) if 'scanner' in w['core'] else None) for w in ws])
     row("ceiling: Hyperscan alone on the normalized bytes", [fmt(mbs(w, float(w['core']['hs_alone']['seconds']))) for w in ws])
+    row("ceiling: Hyperscan, the same bytes in one call per form", [
+        fmt(mbs(w, float(w['core']['hs_one_call']['seconds'])) if 'hs_one_call' in w['core'] else None) for w in ws])
     row("ceiling: memchr over the same bytes", [fmt(mbs(w, float(w['core']['memchr']['seconds'])), 0) for w in ws])
     row("**1 worker / Hyperscan alone**", [f"**{fmt(ratio(float(w['core']['hs_alone']['seconds']), w['scan1_s']), 2, '×')}**" for w in ws])
     L.append("")
