@@ -251,8 +251,11 @@ int run_watch(const WatchOptions& given) {
   if (sources.empty()) spdlog::warn("the config defines no [[source]]: nothing will be read");
 
   // The admin endpoint.
+  AdminOptions admin_options;
+  admin_options.started_at = rfc3339_utc(std::time(nullptr));
+  for (const auto& n : config->notifiers) admin_options.notifiers.push_back(n.name);
   // The gauges are called on the admin server's threads until admin.stop().
-  auto gauges = [&] {
+  admin_options.gauges = [&] {
     Metrics::Gauges g;
     g.queue_depth = pipeline.queue_depth();
     try {
@@ -268,15 +271,10 @@ int run_watch(const WatchOptions& given) {
     }
     return g;
   };
-  AdminOptions admin_options;
-  admin_options.started_at = rfc3339_utc(std::time(nullptr));
-  for (const auto& n : config->notifiers) admin_options.notifiers.push_back(n.name);
-  admin_options.gauges = gauges;
   AdminServer admin(std::move(admin_options), metrics, *store);
   if (!config->admin.empty()) {
     if (Result<void> started = admin.start(config->admin); !started) {
       spdlog::critical("admin: {}", started.error());
-      admin.set_ready(false);
       for (auto& r : sources) r->source->stop();
       for (auto& r : sources) r->thread.join();
       pipeline.drain();

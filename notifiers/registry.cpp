@@ -24,11 +24,6 @@ const NotifierKind* const kKinds[] = {LODESTONE_NOTIFIER_KINDS(LODESTONE_LIST_KI
 
 std::span<const NotifierKind* const> notifier_kinds() { return kKinds; }
 
-const NotifierKind* find_notifier_kind(std::string_view type) {
-  for (const NotifierKind* kind : kKinds) {
-    if (type == kind->type) return kind;
-  }
-  return nullptr;
-}
+const NotifierKind* find_notifier_kind(std::string_view type) { return find_kind(notifier_kinds(), type); }
 
 }  // namespace lodestone

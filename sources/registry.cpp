@@ -26,12 +26,7 @@ const SourceKind* const kKinds[] = {LODESTONE_SOURCE_KINDS(LODESTONE_LIST_KIND)}
 
 std::span<const SourceKind* const> source_kinds() { return kKinds; }
 
-const SourceKind* find_source_kind(std::string_view type) {
-  for (const SourceKind* kind : kKinds) {
-    if (type == kind->type) return kind;
-  }
-  return nullptr;
-}
+const SourceKind* find_source_kind(std::string_view type) { return find_kind(source_kinds(), type); }
 
 std::string resolve_path(const std::string& base, const std::string& path) {
   if (path == "-" || path.empty()) return path;

@@ -374,25 +374,12 @@ struct Store::Statements {
 };
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
-  std::string error;
-  std::unique_ptr<Store> store = open_or_explain(path, error);
-  if (!store) return Failure{error};
-  return store;
-}
-
-std::unique_ptr<Store> Store::open_or_explain(const std::string& path, std::string& error) {
-  if (path.empty()) {
-    error = "the store needs a file name (`state` in the config)";
-    return nullptr;
-  }
+  if (path.empty()) return Failure{"the store needs a file name (`state` in the config)"};
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(parent, ec);
-    if (ec) {
-      error = path + ": cannot create its folder " + parent.string() + ": " + ec.message();
-      return nullptr;
-    }
+    if (ec) return Failure{path + ": cannot create its folder " + parent.string() + ": " + ec.message()};
   }
 
   sqlite3* db = nullptr;
@@ -400,9 +387,8 @@ std::unique_ptr<Store> Store::open_or_explain(const std::string& path, std::stri
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            nullptr);
   auto refuse = [&](const std::string& message) {
-    error = path + ": " + message;
     sqlite3_close(db);  // a no-op on nullptr
-    return nullptr;
+    return Failure{path + ": " + message};
   };
   if (rc != SQLITE_OK) return refuse(std::string("cannot open: ") + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
   sqlite3_extended_result_codes(db, 1);
@@ -422,17 +408,16 @@ std::unique_ptr<Store> Store::open_or_explain(const std::string& path, std::stri
       SQLITE_OK) {
     return refuse(std::string("cannot configure the connection: ") + sqlite3_errmsg(db));
   }
-  if (!migrate(db, path, error)) {
+  if (std::string why; !migrate(db, path, why)) {
     sqlite3_close(db);
-    return nullptr;
+    return Failure{why};
   }
 
   std::unique_ptr<Store> store(new Store(path, db));
   try {
     store->prepare_statements();
   } catch (const StoreError& e) {
-    error = e.what();
-    return nullptr;
+    return Failure{e.what()};
   }
   return store;
 }

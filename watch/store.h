@@ -170,7 +170,6 @@ class Store {
  private:
   struct Statements;
   Store(std::string path, sqlite3* db);
-  static std::unique_ptr<Store> open_or_explain(const std::string& path, std::string& error);
   void prepare_statements();
 
   std::string path_;

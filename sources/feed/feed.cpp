@@ -543,17 +543,12 @@ std::optional<std::string> feed_date_to_rfc3339(std::string_view date) {
   return out;
 }
 
-namespace {
-
-bool parse_feed_into(std::string_view body, std::string_view http_charset, std::string_view source,
-                std::vector<Post>& posts, std::string& error, FeedParseCounts* counts_out) {
+Result<std::vector<Post>> parse_feed(std::string_view body, std::string_view http_charset, std::string_view source,
+                                     FeedParseCounts* counts_out) {
   init_libxml_once();
   FeedParseCounts counts;
   if (counts_out) *counts_out = counts;
-  if (body.size() > static_cast<size_t>(INT_MAX)) {
-    error = "the document is too large to parse";
-    return false;
-  }
+  if (body.size() > static_cast<size_t>(INT_MAX)) return Failure{"the document is too large to parse"};
   // The HTTP charset wins; a label libxml2 does not know is ignored rather than fatal.
   std::string encoding = decoder_for(trim(http_charset));
   if (!encoding.empty() && !libxml_knows(encoding)) encoding.clear();
@@ -565,10 +560,7 @@ bool parse_feed_into(std::string_view body, std::string_view http_charset, std::
   }
 
   std::unique_ptr<xmlParserCtxt, CtxtFree> ctxt(xmlNewParserCtxt());
-  if (!ctxt) {
-    error = "libxml2 could not make a parser";
-    return false;
-  }
+  if (!ctxt) return Failure{"libxml2 could not make a parser"};
   ParseError record;
   // Per call, not global: the record is reached through this context only.
   ctxt->_private = &record;
@@ -589,15 +581,11 @@ bool parse_feed_into(std::string_view body, std::string_view http_charset, std::
                          ? "line " + std::to_string(last->line) + ": " + collapse_spaces(last->message)
                          : "the document is not well-formed XML";
     }
-    error = record.first;
-    return false;
+    return Failure{record.first};
   }
 
   const xmlNode* root = xmlDocGetRootElement(doc.get());
-  if (!root) {
-    error = "the document has no root element";
-    return false;
-  }
+  if (!root) return Failure{"the document has no root element"};
   std::vector<Post> found;
   const std::string_view root_name = as_view(root->name);
   if (is_element(root, {nullptr}, "rss")) {
@@ -626,24 +614,13 @@ bool parse_feed_into(std::string_view body, std::string_view http_charset, std::
       if (is_element(n, {kAtomNs}, "entry")) read_atom_entry(n, feed_author, source, found, counts);
     }
   } else {
-    error = "line " + std::to_string(xmlGetLineNo(root)) + ": not an RSS or Atom feed (the root element is <" +
-            std::string(root_name) + ">)";
-    return false;
+    return Failure{"line " + std::to_string(xmlGetLineNo(root)) + ": not an RSS or Atom feed (the root element is <" +
+                   std::string(root_name) + ">)"};
   }
-  for (Post& p : found) posts.push_back(std::move(p));
   if (counts_out) *counts_out = counts;
-  return true;
+  return found;
 }
 
-}  // namespace
-
-Result<std::vector<Post>> parse_feed(std::string_view body, std::string_view http_charset, std::string_view source,
-                                     FeedParseCounts* counts) {
-  std::vector<Post> posts;
-  std::string error;
-  if (!parse_feed_into(body, http_charset, source, posts, error, counts)) return Failure{error};
-  return posts;
-}
 
 namespace {
 
