@@ -1,9 +1,11 @@
-// Matching: each field of a post, normalized per form and scanned once by that form's database.
+// Matching: each field of a post, normalized per form and scanned by that form's database, the
+// fields of a form together in one call where no pattern can cross from one field to the next.
 #include "engine/matcher.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <stdexcept>
-
 
 namespace lodestone {
 
@@ -23,10 +25,37 @@ uint32_t hit_start(const compiled::Pattern& p, unsigned long long from, unsigned
   return static_cast<uint32_t>(p.is_regex ? from : to - p.literal_bytes);
 }
 
-[[gnu::cold]] Failure scan_failure(hs_error_t rc, const PostField& field, int form) {
+[[gnu::cold]] Failure scan_failure(hs_error_t rc, std::string_view what, int form) {
   std::string why = rc == HS_SCRATCH_IN_USE ? "its scratch is in use: one Scanner used by two threads at once"
                                             : "Hyperscan error " + std::to_string(rc);
-  return Failure{"cannot scan field '" + field.name + "' (form " + std::to_string(form) + "): " + why};
+  return Failure{"cannot scan " + std::string(what) + " (form " + std::to_string(form) + "): " + why};
+}
+
+// The separator of joined fields. Normalized text never holds a '\n' (white space is folded to
+// ' ', and every form's tables and ICU segments are folded the same way), and neither do the
+// literals, normalized alike, so no literal can match across it.
+constexpr char kFieldSeparator = '\n';
+
+// Whether a regex (as given to Hyperscan: UTF-8, UCP, no DOTALL, no MULTILINE) provably cannot
+// match a '\n' nor tell a field's start or end from the separator, so scanning the fields joined
+// gives each field exactly the hits it gives alone: '.' stops at '\n'; \w, \d, \S, \h, \V, \N
+// and escaped punctuation never match it; \b and \B see the separator as the non-word edge they
+// see at a field's ends. Anything else that could (^, $, [^...], \s, \W, \D, \x.., \p{..}, ranges
+// from an escaped control character, inline flags, \Q) keeps its form's fields scanned one by one.
+bool bounded_by_field(const std::string& regex) {
+  for (size_t i = 0; i < regex.size(); ++i) {
+    const auto c = static_cast<unsigned char>(regex[i]);
+    if (c < 0x20 || c == '^' || c == '$') return false;
+    if (c == '(' && i + 1 < regex.size() && regex[i + 1] == '?' && (i + 2 >= regex.size() || regex[i + 2] != ':')) {
+      return false;
+    }
+    if (c != '\\') continue;
+    if (++i == regex.size()) return false;
+    const auto e = static_cast<unsigned char>(regex[i]);
+    const bool punctuation = e >= 0x21 && e < 0x80 && std::isalnum(e) == 0;
+    if (!punctuation && std::strchr("wdShVNbB", e) == nullptr) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -47,6 +76,10 @@ Matcher::Matcher(const compiled::RuleSetData& rules) : rules_(rules), hits_(rule
     if (rc != HS_SUCCESS) throw std::runtime_error("cannot allocate Hyperscan scratch");
   }
   for (const auto& t : rules_.terms) scan_text_fields_ = scan_text_fields_ || t.scope.text_fields;
+  joinable_.fill(true);
+  for (const auto& p : rules_.patterns) {
+    if (p.is_regex && !bounded_by_field(p.expression)) joinable_[p.form] = false;
+  }
 }
 
 int Matcher::on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int /*flags*/,
@@ -54,13 +87,23 @@ int Matcher::on_match(unsigned int id, unsigned long long from, unsigned long lo
   Matcher& m = *static_cast<Matcher*>(ctx);
   PostHits& h = m.hits_;
   const compiled::Pattern& p = m.rules_.patterns[id];
-  const uint32_t start = hit_start(p, from, to);
-  const auto end = static_cast<uint32_t>(to);
-  const std::string& text = *m.current_text_;
+  uint32_t start = hit_start(p, from, to);
+  auto end = static_cast<uint32_t>(to);
+  uint32_t slot = m.current_slot_;
+  if (m.joined_scan_) {
+    // The slot whose text holds the hit: the last that starts at or before it (a hit never
+    // crosses a separator, so it ends in the same slot). Posts have a few fields: a linear walk.
+    while (m.slot_start_[slot + 1] <= start) ++slot;
+    while (m.slot_start_[slot] > start) --slot;
+    m.current_slot_ = slot;  // hits come in order of their end: the next is likely here too
+    start -= m.slot_start_[slot];
+    end -= m.slot_start_[slot];
+  }
+  const std::string& text = h.slots_[slot].norm[m.current_form_].text;
   const Normalizer& norm = Normalizer::instance();
   Hit hit;
   hit.pattern = id;
-  hit.slot = m.current_slot_;
+  hit.slot = slot;
   hit.start = start;
   hit.end = end;
   hit.prev_word = start > 0 && norm.is_word_char(decode_utf8_before(text, start));
@@ -107,31 +150,65 @@ Result<void> Matcher::match(const Post& post) {
     if (!(is_text && scan_text_fields_) && id < 0) continue;
     if (f.text.empty()) continue;
     if (h.slot_count_ == h.slots_.size()) h.slots_.emplace_back();
-    FieldSlot& slot = h.slots_[h.slot_count_];
+    FieldSlot& slot = h.slots_[h.slot_count_++];
     slot.post_field = i;
     slot.field_id = id;
     slot.is_text = is_text;
-    current_slot_ = h.slot_count_++;
     for (int form = 0; form < compiled::kForms; ++form) {
-      hs_database_t* db = rules_.databases[form];
-      if (!db) continue;
+      if (!rules_.databases[form]) continue;
       NormalizedText& nt = slot.norm[form];
       if (derived_from_base(rules_, form)) {
         norm.fold_names(slot.norm[base_form(form)], nt);
       } else {
         norm.normalize(f.text, NormalizeOptions::from_form(form), nt, /*maps=*/false);
       }
-      if (nt.text.empty()) continue;
-      current_text_ = &nt.text;
-      const hs_error_t rc =
-          hs_scan(db, nt.text.data(), static_cast<unsigned>(nt.text.size()), 0, scratch_.get(), on_match, this);
+    }
+  }
+  for (int form = 0; form < compiled::kForms; ++form) {
+    if (!rules_.databases[form] || h.slot_count_ == 0) continue;
+    if (joinable_[form] && h.slot_count_ > 1) {
       // on_match never stops a scan, so HS_SCAN_TERMINATED does not happen; any other code means
       // the hits are incomplete, and a post that silently raised fewer alerts would be wrong.
-      if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) return scan_failure(rc, f, form);
+      const hs_error_t rc = scan_joined(form);
+      if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) return scan_failure(rc, "post '" + post.id + "'", form);
+      continue;
+    }
+    for (uint32_t s = 0; s < h.slot_count_; ++s) {
+      const hs_error_t rc = scan_field(form, s);
+      if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
+        return scan_failure(rc, "field '" + fields[h.slots_[s].post_field].name + "'", form);
+      }
     }
   }
   std::sort(h.candidates_.begin(), h.candidates_.end());
   return {};
+}
+
+hs_error_t Matcher::scan_joined(int form) {
+  const PostHits& h = hits_;
+  joined_.clear();
+  slot_start_.clear();
+  for (uint32_t s = 0; s < h.slot_count_; ++s) {
+    if (s > 0) joined_ += kFieldSeparator;
+    slot_start_.push_back(static_cast<uint32_t>(joined_.size()));
+    joined_ += h.slots_[s].norm[form].text;
+  }
+  slot_start_.push_back(static_cast<uint32_t>(joined_.size()) + 1);  // the end, as if a separator followed
+  current_form_ = form;
+  joined_scan_ = true;
+  current_slot_ = 0;
+  return hs_scan(rules_.databases[form], joined_.data(), static_cast<unsigned>(joined_.size()), 0, scratch_.get(),
+                 on_match, this);
+}
+
+hs_error_t Matcher::scan_field(int form, uint32_t slot) {
+  const std::string& text = hits_.slots_[slot].norm[form].text;
+  if (text.empty()) return HS_SUCCESS;
+  current_form_ = form;
+  joined_scan_ = false;
+  current_slot_ = slot;
+  return hs_scan(rules_.databases[form], text.data(), static_cast<unsigned>(text.size()), 0, scratch_.get(), on_match,
+                 this);
 }
 
 const NormalizedText& PostHits::mapped(uint32_t slot_index, int form) const {

@@ -330,3 +330,40 @@ TEST_CASE("one Matcher matches post after post, keeping nothing of the previous 
   CHECK(hits.slots().size() == 1);
   CHECK(&hits.post() == &second);
 }
+
+TEST_CASE("the fields of a post are scanned together, and no hit crosses from one field to the next", "[matcher]") {
+  // Literals and a regex that cannot cross a field's end: the fields go through one hs_scan,
+  // and each hit is reported in its own field's offsets.
+  auto set = lodestone::testing::rules("[[rule]]\nid = \"r\"\nmatch = '\"rare earth\" OR /e[a-z]*h/ OR earth'\n");
+  Matcher matcher(set->data());
+  const auto p = lodestone::testing::post({{"title", "The rare"}, {"body", "earth is rare earth"}});
+  REQUIRE(matcher.match(p).ok());
+  const PostHits& hits = matcher.hits();
+  REQUIRE(hits.slots().size() == 2);
+  const auto phrase = hits_of(hits, pattern_of(*set, "\"rare earth\""));
+  REQUIRE(phrase.size() == 1);  // not "rare" + "earth" across the title's end
+  CHECK((phrase[0].slot == 1 && phrase[0].start == 9 && phrase[0].end == 19));
+  CHECK_FALSE(phrase[0].prev_word);
+  const auto regex = hits_of(hits, pattern_of(*set, "/e[a-z]*h/"));
+  REQUIRE(regex.size() == 2);
+  for (const auto& h : regex) CHECK(h.slot == 1);
+  const auto word = hits_of(hits, pattern_of(*set, "earth"));
+  REQUIRE(word.size() == 2);
+  CHECK((word[0].slot == 1 && word[0].start == 0 && !word[0].prev_word));  // the body's start is an edge
+}
+
+TEST_CASE("a regex that could cross fields or sees a field's start keeps each field its own scan", "[matcher]") {
+  // ^ anchors at each field's start, \s could match a separator: both behave as if each field
+  // were scanned alone.
+  auto set = lodestone::testing::rules("[[rule]]\nid = \"r\"\nmatch = '/^earth/ OR /rare\\s+earth/'\n");
+  Matcher matcher(set->data());
+  const auto p = lodestone::testing::post({{"title", "rare"}, {"body", "earth, rare  earth"}});
+  REQUIRE(matcher.match(p).ok());
+  const PostHits& hits = matcher.hits();
+  const auto anchored = hits_of(hits, pattern_of(*set, "/^earth/"));
+  REQUIRE(anchored.size() == 1);
+  CHECK((anchored[0].slot == 1 && anchored[0].start == 0 && anchored[0].end == 5));
+  const auto spaced = hits_of(hits, pattern_of(*set, "/rare\\s+earth/"));
+  REQUIRE(spaced.size() == 1);
+  CHECK((spaced[0].slot == 1 && spaced[0].start == 7));
+}
