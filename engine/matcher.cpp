@@ -43,17 +43,20 @@ constexpr char kFieldSeparator = '\n';
 // see at a field's ends. Anything else that could (^, $, [^...], \s, \W, \D, \x.., \p{..}, ranges
 // from an escaped control character, inline flags, \Q) keeps its form's fields scanned one by one.
 bool bounded_by_field(const std::string& regex) {
+  bool in_class = false;  // inside [...], where \b is a backspace (a range from it could take '\n')
   for (size_t i = 0; i < regex.size(); ++i) {
     const auto c = static_cast<unsigned char>(regex[i]);
     if (c < 0x20 || c == '^' || c == '$') return false;
     if (c == '(' && i + 1 < regex.size() && regex[i + 1] == '?' && (i + 2 >= regex.size() || regex[i + 2] != ':')) {
       return false;
     }
+    if (c == '[') in_class = true;
+    if (c == ']') in_class = false;
     if (c != '\\') continue;
     if (++i == regex.size()) return false;
     const auto e = static_cast<unsigned char>(regex[i]);
     const bool punctuation = e >= 0x21 && e < 0x80 && std::isalnum(e) == 0;
-    if (!punctuation && std::strchr("wdShVNbB", e) == nullptr) return false;
+    if (!punctuation && std::strchr(in_class ? "wdShVN" : "wdShVNbB", e) == nullptr) return false;
   }
   return true;
 }
