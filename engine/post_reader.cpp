@@ -54,11 +54,6 @@ LineOutcome PostReader::parse_line(std::string_view line, std::string_view defau
   last_truncated_ = false;
   text_bytes_ = 0;
   if (is_blank(line)) return LineOutcome::kBlank;
-  if (!simdjson::validate_utf8(line.data(), line.size())) {
-    repair_utf8(line, parser_->repaired);
-    line = parser_->repaired;
-    last_repaired_ = true;
-  }
   // simdjson reads up to SIMDJSON_PADDING bytes past the end: parse from a padded copy.
   line_.reserve(line.size() + simdjson::SIMDJSON_PADDING);
   line_.assign(line);
@@ -68,7 +63,18 @@ LineOutcome PostReader::parse_line(std::string_view line, std::string_view defau
     ++counts_.not_json;
     return LineOutcome::kNotJson;
   };
-  if (auto code = parser_->parser.iterate(line_.data(), line_.size(), line_.capacity()).get(doc)) return fail(code);
+  // iterate() validates the UTF-8 of the whole line as it indexes it, so valid lines (nearly all)
+  // are read once; a line with invalid UTF-8 is repaired (each bad sequence one U+FFFD) and
+  // indexed again.
+  auto indexed = parser_->parser.iterate(line_.data(), line_.size(), line_.capacity()).get(doc);
+  if (indexed == simdjson::UTF8_ERROR) {
+    repair_utf8(line, parser_->repaired);
+    line_.reserve(parser_->repaired.size() + simdjson::SIMDJSON_PADDING);
+    line_.assign(parser_->repaired);
+    last_repaired_ = true;
+    indexed = parser_->parser.iterate(line_.data(), line_.size(), line_.capacity()).get(doc);
+  }
+  if (indexed) return fail(indexed);
   simdjson::ondemand::object object;
   if (auto code = doc.get_object().get(object)) {
     if (code != simdjson::INCORRECT_TYPE) return fail(code);
