@@ -1,5 +1,6 @@
 // lodestone check: load, compile, self-test; every problem with its file:line:col.
 // Also what every command shares for loading rules: the options, and the figures of --stats.
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -139,6 +140,8 @@ void check_rule_notifiers(const RuleSet& rules, const std::vector<std::string>& 
   }
 }
 
+void release_freed_memory() { malloc_trim(0); }
+
 std::shared_ptr<const RuleSet> load_rules(const RuleOptions& options, bool* had_warnings) {
   std::vector<std::string> paths = options.rules;
   Diagnostics diags;
@@ -155,6 +158,7 @@ std::shared_ptr<const RuleSet> load_rules(const RuleOptions& options, bool* had_
   }
   const LoadOptions load = load_options_for(options, config ? &*config : nullptr);
   LoadResult result = load_rule_set(paths, load);
+  release_freed_memory();
   if (result.rule_set && config) {
     std::vector<std::string> names;
     for (const auto& n : config->notifiers) names.push_back(n.name);

@@ -59,6 +59,10 @@ LoadOptions load_options_for(const RuleOptions& options, const Config* config);
 // Rules whose `notify` names a notifier the config does not define: one error each, at the rule.
 void check_rule_notifiers(const RuleSet& rules, const std::vector<std::string>& notifiers, Diagnostics& diags);
 
+// Gives the memory the rule compiler freed back to the system (glibc keeps freed heap otherwise),
+// so what a large rule set needed while loading does not stay resident beside the scan's own.
+void release_freed_memory();
+
 // Loads the rules named by -c CONFIG and/or RULES paths; prints diagnostics to stderr, and the
 // load's figures with --stats. Returns null on any error.
 std::shared_ptr<const RuleSet> load_rules(const RuleOptions& options, bool* had_warnings = nullptr);

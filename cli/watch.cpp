@@ -36,6 +36,7 @@ namespace {
 std::shared_ptr<const RuleSet> load_watch_rules(const std::vector<std::string>& paths, const LoadOptions& load,
                                                 const std::vector<std::string>& notifiers, std::string& why) {
   LoadResult result = load_rule_set(paths, load);
+  release_freed_memory();
   if (result.rule_set) check_rule_notifiers(*result.rule_set, notifiers, result.diagnostics);
   for (const auto& d : result.diagnostics.items()) {
     const std::string text = format_diagnostic(d);

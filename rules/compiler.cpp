@@ -120,6 +120,7 @@ class Compiler {
       for (const auto& rule : file.rules) compile_rule(file, rule);
     }
     if (diags_.has_errors()) return;
+    release_rule_indexes();
     index_patterns();
     out_.stats.resolve_seconds = seconds_since(started);
     build_databases();
@@ -656,6 +657,18 @@ class Compiler {
   }
 
   // ---- stage 3: Hyperscan ----
+
+  // The maps that merge equal patterns, terms and list nodes across rules are done with once every
+  // rule is compiled: freed before the databases are built (or loaded), so a rule set of 100,000
+  // terms does not hold them and the databases' inputs at once (peak memory).
+  void release_rule_indexes() {
+    lists_ = {};
+    list_nodes_ = {};
+    exclude_ranges_ = {};
+    pattern_index_ = {};
+    term_index_ = {};
+    regex_checked_ = {};
+  }
 
   void index_patterns() {
     const size_t np = out_.patterns.size();
