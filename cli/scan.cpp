@@ -117,7 +117,11 @@ class Worker {
   void emit(ChunkOutput& result) {
     for (const Alert& alert : scanner_.scan(post_)) {
       ++result.alerts;
-      result.out += options_.format == "text" ? to_text(alert, color_) : to_json(alert);
+      if (options_.format == "text") {
+        result.out += to_text(alert, color_);
+      } else {
+        append_json(alert, result.out);
+      }
       result.out += '\n';
     }
   }

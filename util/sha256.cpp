@@ -63,9 +63,23 @@ std::string to_hex(std::string_view bytes) {
 }
 
 std::string sha256_hex32(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  sha256_hex32(parts, out);
+  return out;
+}
+
+// Alert ids are made once per alert, so the 32 digits are written in place rather than through
+// to_hex (all 64 digits in a new string, then a copy of half of them).
+void sha256_hex32(std::initializer_list<std::string_view> parts, std::string& out) {
   Sha256 h;
   for (std::string_view part : parts) h.add(part).add(std::string_view("\0", 1));
-  return to_hex(as_chars(h.finish()).substr(0, 16));
+  const Digest d = h.finish();
+  static constexpr char kDigits[] = "0123456789abcdef";
+  out.resize(32);
+  for (size_t i = 0; i < 16; ++i) {
+    out[2 * i] = kDigits[d[i] >> 4];
+    out[2 * i + 1] = kDigits[d[i] & 15];
+  }
 }
 
 }  // namespace lodestone
