@@ -115,6 +115,8 @@ class Worker {
   }
 
   void emit(ChunkOutput& result) {
+    // Reserved at once, a chunk's output is not copied again and again as it grows.
+    if (result.out.capacity() < out_reserve_) result.out.reserve(out_reserve_);
     for (const Alert& alert : scanner_.scan(post_)) {
       ++result.alerts;
       if (options_.format == "text") {
@@ -124,6 +126,7 @@ class Worker {
       }
       result.out += '\n';
     }
+    out_reserve_ = std::max(out_reserve_, result.out.size());
   }
 
   const ScanOptions& options_;
@@ -132,6 +135,7 @@ class Worker {
   bool color_;
   Post post_;
   std::string error_;
+  size_t out_reserve_ = 0;  // the largest output of a chunk so far
 };
 
 // The worker threads: chunks in, outputs out through futures, in the order they were given.
