@@ -236,7 +236,7 @@ STAGES = [  # (stage, regex on callgrind's "file:function [object]" of a functio
     ("describe (matches, snippets)", r"Evaluator::describe|PostHits::mapped|step_back|step_forward|append_flat|for_each_hit"),
     ("alert ids (SHA-256)", r"alert_id|sha256|Sha256|SHA256|libcrypto|to_hex"),
     ("match (set-up per post)", r"Matcher::match|hs_scan\b"),
-    ("output (alert JSON, stdout)", r"to_json|to_text|JsonWriter|nlohmann|fwrite|_IO_|__GI___libc_write|ScanRun::write|basic_string.*(push_back|append)"),
+    ("output (alert JSON, stdout)", r"to_json|to_text|JsonWriter|append_json|json_escape|json_field|nlohmann|fwrite|_IO_|__GI___libc_write|ScanRun::write|basic_string.*(push_back|append)"),
     ("read", r"ScanRun::jsonl|fread|__libc_read|Chunk|new_chunk"),
     ("memory (malloc, memcpy)", r"malloc|free|memcpy|memmove|memset|operator new|operator delete|cfree|_int_"),
 ]

@@ -121,11 +121,18 @@ class Worker {
   }
 
   void emit(ChunkOutput& result) {
+    // Reserved at once, a chunk's output is not copied again and again as it grows.
+    if (result.out.capacity() < out_reserve_) result.out.reserve(out_reserve_);
     for (const Alert& alert : scanner_.scan(post_)) {
       ++result.alerts;
-      result.out += options_.format == "text" ? to_text(alert, color_) : to_json(alert);
+      if (options_.format == "text") {
+        result.out += to_text(alert, color_);
+      } else {
+        append_json(alert, result.out);
+      }
       result.out += '\n';
     }
+    out_reserve_ = std::max(out_reserve_, result.out.size());
   }
 
   const ScanOptions& options_;
@@ -134,6 +141,7 @@ class Worker {
   bool color_;
   Post post_;
   std::string error_;
+  size_t out_reserve_ = 0;  // the largest output of a chunk so far
 };
 
 // The worker threads: chunks in, outputs out through futures, in the order they were given.

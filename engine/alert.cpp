@@ -4,6 +4,11 @@
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <iterator>
+
 #include "text/normalizer.h"
 #include "util/ids.h"
 
@@ -13,127 +18,166 @@ std::string alert_id(std::string_view rule_id, std::string_view source, std::str
   return sha256_hex32({rule_id, source, post_id});
 }
 
+void alert_id(std::string_view rule_id, std::string_view source, std::string_view post_id, std::string& out) {
+  sha256_hex32({rule_id, source, post_id}, out);
+}
+
 namespace {
 
-// The alert JSON is written directly, field by field, in the layout nlohmann::ordered_json's
-// dump() gave (compact, keys in this order, non-ASCII as is, control characters as \u00xx):
-// building a JSON tree per alert took three quarters of `scan`'s time on a rule set that raises
-// many alerts (bench/BENCHMARKS.md, W4). tests/engine/alert_test.cpp holds the tree-building
-// version and checks both give the same bytes.
-class JsonWriter {
- public:
-  explicit JsonWriter(std::string& out) : out_(out) {}
-  JsonWriter& open(char brace) {
-    comma();
-    out_ += brace;
-    first_ = true;
-    return *this;
-  }
-  JsonWriter& close(char brace) {
-    out_ += brace;
-    first_ = false;
-    return *this;
-  }
-  // `k` is one of this file's own keys: plain ASCII, nothing to escape.
-  JsonWriter& key(std::string_view k) {
-    comma();
-    out_ += '"';
-    out_ += k;
-    out_ += "\":";
-    first_ = true;  // the value takes no comma
-    return *this;
-  }
-  JsonWriter& string(std::string_view s) {
-    comma();
-    put(s);
-    return *this;
-  }
-  JsonWriter& number(uint32_t n) {
-    comma();
-    out_ += std::to_string(n);
-    return *this;
-  }
-  JsonWriter& field(std::string_view k, std::string_view v) { return key(k).string(v); }
-  JsonWriter& field(std::string_view k, uint32_t v) { return key(k).number(v); }
+// The alert JSON is written directly into the caller's buffer, in the layout
+// nlohmann::ordered_json's dump() gave (compact, keys in this order, non-ASCII as is, control
+// characters as \u00xx, '/' and DEL as is): building a JSON tree per alert took three quarters of
+// `scan`'s time on a rule set that raises many alerts (bench/BENCHMARKS.md, W4).
+// tests/engine/alert_test.cpp holds the tree-building version and checks both give the same bytes.
 
- private:
-  // Every value but the first of an object or array, and every key but the first, follows a comma.
-  void comma() {
-    if (!first_) out_ += ',';
-    first_ = false;
+// What a byte becomes inside a JSON string: 0 when it stands for itself, otherwise the character
+// after the backslash ('u' for the \u00xx form).
+constexpr std::array<char, 256> kEscape = [] {
+  std::array<char, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = 'u';
+  t['"'] = '"';
+  t['\\'] = '\\';
+  t['\b'] = 'b';
+  t['\f'] = 'f';
+  t['\n'] = 'n';
+  t['\r'] = 'r';
+  t['\t'] = 't';
+  return t;
+}();
+
+// Sixteen bytes in one vector register (SSE2 on x86-64, NEON on ARM), through the vector
+// extensions of GCC and Clang: a few instructions check 16 bytes, where a loop takes a few a byte.
+using Bytes16 = unsigned char __attribute__((vector_size(16)));
+
+// Whether `s` holds a byte to escape (below 0x20, '"' or '\\'), and in `high` its bytes OR'ed
+// together, whose high bits say whether it is all ASCII. The last 16 bytes overlap the ones
+// before them; a shorter string is padded with 'a', which needs no escape.
+bool needs_escape(std::string_view s, uint64_t& high) {
+  Bytes16 special{};
+  Bytes16 seen{};
+  auto look = [&](const char* p) {
+    Bytes16 v;
+    std::memcpy(&v, p, sizeof v);
+    seen |= v;
+    special |= (v < 0x20) | (v == '"') | (v == '\\');
+  };
+  if (s.size() < sizeof(Bytes16)) {
+    char padded[sizeof(Bytes16)];
+    std::memset(padded, 'a', sizeof padded);
+    if (!s.empty()) std::memcpy(padded, s.data(), s.size());
+    look(padded);
+  } else {
+    for (size_t i = 0; i + sizeof(Bytes16) < s.size(); i += sizeof(Bytes16)) look(s.data() + i);
+    look(s.data() + s.size() - sizeof(Bytes16));
   }
-  void put(std::string_view s) {
-    if (!simdjson::validate_utf8(s.data(), s.size())) {  // never expected: readers repair input
-      repair_utf8(s, repaired_);
-      s = repaired_;
-    }
-    out_ += '"';
-    size_t run = 0;
-    for (size_t i = 0; i < s.size(); ++i) {
-      const auto c = static_cast<unsigned char>(s[i]);
-      if (c >= 0x20 && c != '"' && c != '\\') continue;
-      out_.append(s.data() + run, i - run);
-      run = i + 1;
-      switch (c) {
-        case '"': out_ += "\\\""; break;
-        case '\\': out_ += "\\\\"; break;
-        case '\b': out_ += "\\b"; break;
-        case '\f': out_ += "\\f"; break;
-        case '\n': out_ += "\\n"; break;
-        case '\r': out_ += "\\r"; break;
-        case '\t': out_ += "\\t"; break;
-        default: {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out_ += "\\u00";
-          out_ += kHex[c >> 4];
-          out_ += kHex[c & 15];
-        }
-      }
-    }
-    out_.append(s.data() + run, s.size() - run);
-    out_ += '"';
+  uint64_t seen_halves[2];
+  uint64_t special_halves[2];
+  std::memcpy(seen_halves, &seen, sizeof seen);
+  std::memcpy(special_halves, &special, sizeof special);
+  high = seen_halves[0] | seen_halves[1];
+  return (special_halves[0] | special_halves[1]) != 0;
+}
+
+// Appends `s` escaped, without quotes; returns whether it holds a byte outside ASCII, the only
+// case where it may be invalid UTF-8. Most alert text has nothing to escape and is copied at
+// once after needs_escape().
+bool json_escape(std::string& out, std::string_view s) {
+  uint64_t high = 0;
+  if (!needs_escape(s, high)) {
+    out.append(s);
+    return (high & 0x8080808080808080) != 0;
   }
-  std::string& out_;
-  bool first_ = true;
-  std::string repaired_;
-};
+  size_t run = 0;  // the first byte not yet copied
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const char escape = kEscape[c];
+    if (escape == 0) continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    const char pair[2] = {'\\', escape};
+    out.append(pair, 2);
+    if (escape == 'u') {
+      static constexpr char kHex[] = "0123456789abcdef";
+      const char code[4] = {'0', '0', kHex[c >> 4], kHex[c & 15]};
+      out.append(code, 4);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  return (high & 0x8080808080808080) != 0;
+}
+
+// Appends `prefix` (this file's own punctuation and key, nothing to escape), then `value` as a
+// JSON string. Invalid UTF-8 (never expected: readers repair their input) is written with each
+// bad sequence replaced by U+FFFD, as nlohmann's error_handler_t::replace did.
+void json_field(std::string& out, std::string_view prefix, std::string_view value) {
+  out.append(prefix);
+  out += '"';
+  const size_t value_at = out.size();
+  if (json_escape(out, value) && !simdjson::validate_utf8(value.data(), value.size())) {
+    out.resize(value_at);
+    std::string repaired;
+    repair_utf8(value, repaired);
+    json_escape(out, repaired);
+  }
+  out += '"';
+}
+
+void json_field(std::string& out, std::string_view prefix, uint32_t value) {
+  out.append(prefix);
+  char digits[10];
+  const auto written = std::to_chars(std::begin(digits), std::end(digits), value);
+  out.append(digits, written.ptr);
+}
 
 }  // namespace
+
+void append_json(const Alert& a, std::string& out) {
+  json_field(out, "{\"id\":", a.id);
+  json_field(out, ",\"rule\":{\"id\":", a.rule.id);
+  json_field(out, ",\"title\":", a.rule.title);
+  json_field(out, ",\"severity\":", a.rule.severity);
+  out += ",\"tags\":[";
+  for (size_t i = 0; i < a.rule.tags.size(); ++i) json_field(out, i == 0 ? "" : ",", a.rule.tags[i]);
+  json_field(out, "]},\"post\":{\"id\":", a.post.id);
+  json_field(out, ",\"source\":", a.post.source);
+  if (!a.post.title.empty()) json_field(out, ",\"title\":", a.post.title);
+  if (!a.post.url.empty()) json_field(out, ",\"url\":", a.post.url);
+  if (!a.post.published.empty()) json_field(out, ",\"published\":", a.post.published);
+  out += "},\"matches\":[";
+  for (size_t i = 0; i < a.matches.size(); ++i) {
+    const AlertMatch& m = a.matches[i];
+    json_field(out, i == 0 ? "{\"field\":" : ",{\"field\":", m.field);
+    json_field(out, ",\"term\":", m.term);
+    json_field(out, ",\"text\":", m.text);
+    json_field(out, ",\"start\":", m.start);
+    json_field(out, ",\"end\":", m.end);
+    json_field(out, ",\"byte_start\":", m.byte_start);
+    json_field(out, ",\"byte_end\":", m.byte_end);
+    json_field(out, ",\"snippet\":", m.snippet);
+    if (!m.entity.empty()) json_field(out, ",\"entity\":", m.entity);
+    if (!m.entity_list.empty()) json_field(out, ",\"list\":", m.entity_list);
+    out += '}';
+  }
+  out += "],\"entities\":[";
+  for (size_t i = 0; i < a.entities.size(); ++i) {
+    const AlertEntity& e = a.entities[i];
+    json_field(out, i == 0 ? "{\"id\":" : ",{\"id\":", e.id);
+    json_field(out, ",\"name\":", e.name);
+    if (!e.kind.empty()) json_field(out, ",\"kind\":", e.kind);
+    if (!e.list.empty()) json_field(out, ",\"list\":", e.list);
+    json_field(out, ",\"alias\":", e.alias);
+    out += '}';
+  }
+  json_field(out, "],\"matched_at\":", a.matched_at);
+  out += '}';
+}
 
 std::string to_json(const Alert& a) {
   std::string out;
   size_t size = 512 + a.post.title.size();
   for (const auto& m : a.matches) size += 160 + m.snippet.size() + m.text.size() + m.term.size();
   out.reserve(size);
-  JsonWriter w(out);
-  w.open('{').field("id", a.id);
-  w.key("rule").open('{').field("id", a.rule.id).field("title", a.rule.title).field("severity", a.rule.severity);
-  w.key("tags").open('[');
-  for (const auto& t : a.rule.tags) w.string(t);
-  w.close(']').close('}');
-  w.key("post").open('{').field("id", a.post.id).field("source", a.post.source);
-  if (!a.post.title.empty()) w.field("title", a.post.title);
-  if (!a.post.url.empty()) w.field("url", a.post.url);
-  if (!a.post.published.empty()) w.field("published", a.post.published);
-  w.close('}');
-  w.key("matches").open('[');
-  for (const auto& m : a.matches) {
-    w.open('{').field("field", m.field).field("term", m.term).field("text", m.text).field("start", m.start);
-    w.field("end", m.end).field("byte_start", m.byte_start).field("byte_end", m.byte_end).field("snippet", m.snippet);
-    if (!m.entity.empty()) w.field("entity", m.entity);
-    if (!m.entity_list.empty()) w.field("list", m.entity_list);
-    w.close('}');
-  }
-  w.close(']');
-  w.key("entities").open('[');
-  for (const auto& e : a.entities) {
-    w.open('{').field("id", e.id).field("name", e.name);
-    if (!e.kind.empty()) w.field("kind", e.kind);
-    if (!e.list.empty()) w.field("list", e.list);
-    w.field("alias", e.alias).close('}');
-  }
-  w.close(']');
-  w.field("matched_at", a.matched_at).close('}');
+  append_json(a, out);
   return out;
 }
 

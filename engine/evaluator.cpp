@@ -2,6 +2,7 @@
 #include "engine/evaluator.h"
 
 #include <algorithm>
+#include <cstring>
 #include <tuple>
 
 namespace lodestone {
@@ -242,19 +243,47 @@ size_t step_forward(const std::string& s, size_t pos, uint32_t count) {
   return pos;
 }
 
+// Appends s[from, to) with line breaks and tabs flattened to spaces: copied at once, then each
+// of them found with memchr, which looks at many bytes a step.
 void append_flat(std::string& out, const std::string& s, size_t from, size_t to) {
-  for (size_t i = from; i < to; ++i) {
-    char c = s[i];
-    out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+  const size_t at = out.size();
+  out.append(s, from, to - from);
+  char* const begin = out.data() + at;
+  char* const end = out.data() + out.size();
+  for (const char c : {'\n', '\r', '\t'}) {
+    for (char* p = begin; (p = static_cast<char*>(std::memchr(p, c, static_cast<size_t>(end - p)))) != nullptr;) {
+      *p++ = ' ';
+    }
   }
+}
+
+// The next element of `v` to fill, [0, used) being filled already. An element a shorter alert
+// left over is parked in `spare` (see park_surplus) and taken back here, its strings' capacity
+// with it, so describing alert after alert does not allocate once warm.
+template <typename T>
+T& next_element(std::vector<T>& v, size_t& used, std::vector<T>& spare) {
+  if (used == v.size()) {
+    if (spare.empty()) {
+      v.emplace_back();
+    } else {
+      v.push_back(std::move(spare.back()));
+      spare.pop_back();
+    }
+  }
+  return v[used++];
+}
+
+// Cuts `v` to its first `used` elements, moving the rest into `spare`.
+template <typename T>
+void park_surplus(std::vector<T>& v, size_t used, std::vector<T>& spare) {
+  for (size_t i = used; i < v.size(); ++i) spare.push_back(std::move(v[i]));
+  v.resize(used);
 }
 
 }  // namespace
 
 void Evaluator::describe(uint32_t rule_index, Alert& alert) {
   const compiled::Rule& rule = rules_.rules[rule_index];
-  alert.matches.clear();
-  alert.entities.clear();
   found_.clear();
   new_entity_pass();
   // Every hit of term t that counts for it, as a span in original code points (spans of different
@@ -292,6 +321,8 @@ void Evaluator::describe(uint32_t rule_index, Alert& alert) {
     return std::tie(a.slot, a.start, b.end, a.term) < std::tie(b.slot, b.start, a.end, b.term);
   });
   const auto fields = hits_.post().fields();
+  size_t match_count = 0;
+  size_t entity_count = 0;
   size_t run = 0;  // the first of the entries with this one's span
   for (size_t i = 0; i < found_.size(); ++i) {
     const Found& f = found_[i];
@@ -304,28 +335,40 @@ void Evaluator::describe(uint32_t rule_index, Alert& alert) {
     const FieldSlot& slot = hits_.slot(f.slot);
     const NormalizedText& nt = hits_.mapped(f.slot, f.form);
     const std::string& original = fields[slot.post_field].text;
-    AlertMatch m;
+    // Every member is assigned: the element may hold another alert's match.
+    AlertMatch& m = next_element(alert.matches, match_count, spare_matches_);
     m.field = fields[slot.post_field].name;
     m.term = term.written;
     m.start = f.start;
     m.end = f.end;
     m.byte_start = nt.orig_byte[m.start];
     m.byte_end = nt.orig_byte[m.end];
-    m.text = original.substr(m.byte_start, m.byte_end - m.byte_start);
+    m.text.assign(original, m.byte_start, m.byte_end - m.byte_start);
     const size_t from = step_back(original, m.byte_start, kSnippetContext);
     const size_t to = step_forward(original, m.byte_end, kSnippetContext);
+    m.snippet.clear();
     if (from > 0) m.snippet = "…";
     append_flat(m.snippet, original, from, to);
     if (to < original.size()) m.snippet += "…";
+    m.entity.clear();
+    m.entity_list.clear();
     if (term.entity >= 0) {
       const compiled::Entity& e = rules_.entities[static_cast<size_t>(term.entity)];
       m.entity = e.id;
       m.entity_list = e.list;
       // Each entity is listed once, with its first alias.
-      if (meet_entity(term.entity)) alert.entities.push_back({e.id, e.name, e.kind, e.list, term.written});
+      if (meet_entity(term.entity)) {
+        AlertEntity& listed = next_element(alert.entities, entity_count, spare_entities_);
+        listed.id = e.id;
+        listed.name = e.name;
+        listed.kind = e.kind;
+        listed.list = e.list;
+        listed.alias = term.written;
+      }
     }
-    alert.matches.push_back(std::move(m));
   }
+  park_surplus(alert.matches, match_count, spare_matches_);
+  park_surplus(alert.entities, entity_count, spare_entities_);
 }
 
 }  // namespace lodestone

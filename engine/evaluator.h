@@ -27,7 +27,7 @@ class Evaluator {
   // The alert's matches and entities for rule r, which holds: a match per span of a term outside
   // NOT that counts (one per entity when a span names several), in field order then by position,
   // offsets in the original text; each entity once, with its first alias. Sets alert.matches and
-  // alert.entities, nothing else.
+  // alert.entities, nothing else, reusing the strings they (or an earlier alert's) held.
   void describe(uint32_t rule, Alert& alert);
 
  private:
@@ -78,6 +78,9 @@ class Evaluator {
   uint8_t eval_form_ = 0;                // the form of the rule being decided
   std::vector<Occurrence> occurrences_;  // NEAR's work space
   std::vector<Found> found_;             // describe()'s work space
+  // Matches and entities a shorter alert left over, kept for their strings' capacity.
+  std::vector<AlertMatch> spare_matches_;
+  std::vector<AlertEntity> spare_entities_;
 };
 
 }  // namespace lodestone

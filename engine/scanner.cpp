@@ -23,15 +23,23 @@ class ScannerState {
       : rules_(rules), matcher_(rules), evaluator_(rules, matcher_.hits()) {}
 
   std::span<const Alert> scan(const Post& post);
-  void set_clock_override(std::string matched_at) { clock_override_ = std::move(matched_at); }
+  void set_clock_override(std::string matched_at) {
+    clock_override_ = std::move(matched_at);
+    now_.clear();
+  }
 
  private:
+  // Sets now_ for the current post's alerts.
+  void update_now();
+
   const compiled::RuleSetData& rules_;
   Matcher matcher_;
   Evaluator evaluator_;
   std::vector<Alert> alerts_;  // [0, alert_count_) are the last post's; the rest are spare
   size_t alert_count_ = 0;
   std::string clock_override_;
+  std::string now_;  // matched_at of the current post's alerts: the override or the clock's second
+  std::time_t now_second_ = 0;
 };
 
 std::span<const Alert> ScannerState::scan(const Post& post) {
@@ -41,21 +49,44 @@ std::span<const Alert> ScannerState::scan(const Post& post) {
   // valid database unless one Scanner is used by two threads at once.
   if (Result<void> matched = matcher_.match(post); !matched) throw std::runtime_error(matched.error());
   const PostHits& hits = matcher_.hits();
-  std::string now;
+  bool timed = false;
+  // Each field is assigned in place, never built as a temporary: the spare alerts' strings keep
+  // their capacity, so filling an alert does not allocate once warm.
   for (uint32_t r : hits.candidates()) {  // in rule order, so rules alert in the order defined
     if (!evaluator_.holds(r)) continue;
+    if (!timed) {
+      update_now();
+      timed = true;
+    }
     if (alert_count_ == alerts_.size()) alerts_.emplace_back();
     Alert& alert = alerts_[alert_count_++];
     const compiled::Rule& rule = rules_.rules[r];
-    if (now.empty()) now = clock_override_.empty() ? rfc3339_utc(std::time(nullptr)) : clock_override_;
-    alert.id = alert_id(rule.id, post.source, post.id);
-    alert.rule = {rule.id, rule.title, rule.severity, rule.tags};
-    alert.post = {post.id, post.source, std::string(post.field("title")), std::string(post.field("url")),
-                  std::string(post.field("published"))};
-    alert.matched_at = now;
+    alert_id(rule.id, post.source, post.id, alert.id);
+    alert.rule.id = rule.id;
+    alert.rule.title = rule.title;
+    alert.rule.severity = rule.severity;
+    alert.rule.tags = rule.tags;
+    alert.post.id = post.id;
+    alert.post.source = post.source;
+    alert.post.title = post.field("title");
+    alert.post.url = post.field("url");
+    alert.post.published = post.field("published");
+    alert.matched_at = now_;
     evaluator_.describe(r, alert);
   }
   return {alerts_.data(), alert_count_};
+}
+
+// The clock's string changes once a second at most, so it is formatted again only then.
+void ScannerState::update_now() {
+  if (!clock_override_.empty()) {
+    now_ = clock_override_;
+    return;
+  }
+  const std::time_t second = std::time(nullptr);
+  if (second == now_second_ && !now_.empty()) return;
+  now_second_ = second;
+  now_ = rfc3339_utc(second);
 }
 
 // Throws std::runtime_error when Hyperscan cannot allocate scratch for the rule set's databases

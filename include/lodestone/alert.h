@@ -69,9 +69,15 @@ size_t span_in_snippet(const AlertMatch& m);
 // The first 32 hex digits of SHA-256 over rule id, source and post id, each followed by a NUL
 // byte, so ("ab","c") and ("a","bc") differ. The same (rule, post) always gives the same id.
 std::string alert_id(std::string_view rule_id, std::string_view source, std::string_view post_id);
+// The same id written into `out`, replacing what it held: reusing one string per alert, as the
+// Scanner does, spares an allocation per alert.
+void alert_id(std::string_view rule_id, std::string_view source, std::string_view post_id, std::string& out);
 
 // The alert as one line of JSON (docs/design.md, "Alerts"), without a trailing newline.
 std::string to_json(const Alert& alert);
+// The same JSON appended to `out`: writing every alert into one output buffer allocates nothing
+// per alert once the buffer has grown.
+void append_json(const Alert& alert, std::string& out);
 
 // The alert back from its JSON (the store keeps JSON; notifiers take an Alert). Fails when `json`
 // is not an alert object.

@@ -223,3 +223,56 @@ TEST_CASE("the alert JSON stays valid when a string holds invalid UTF-8", "[aler
   const auto j = nlohmann::json::parse(lodestone::to_json(a));
   CHECK(j["post"]["title"] == "bad \uFFFD\uFFFD bytes");
 }
+
+TEST_CASE("a JSON string is escaped as nlohmann escapes it, wherever the byte falls", "[alert]") {
+  // Each special byte at every place of strings shorter and longer than the 16 bytes to_json
+  // checks at once, so both the padded and the overlapping last block see it.
+  const std::vector<std::string> specials = {"\"", "\\", "\n", "\t", std::string(1, '\0'), "\x01", "\x1f", "/",
+                                             "\x7f", "é", "中", "\U0001F600", "…"};
+  for (size_t size = 1; size <= 40; ++size) {
+    for (size_t at = 0; at < size; ++at) {
+      for (const std::string& special : specials) {
+        lodestone::Alert a;
+        a.id = std::string(at, 'x') + special + std::string(size - at - 1, 'y');
+        INFO("size " << size << ", at " << at << ", byte " << static_cast<int>(special[0]));
+        REQUIRE(lodestone::to_json(a) == reference_json(a));
+      }
+    }
+  }
+}
+
+TEST_CASE("invalid UTF-8 is replaced as nlohmann's replace handler does, wherever it falls", "[alert]") {
+  const std::vector<std::string> bad = {"\xff", "\xc3", "\xe4\xb8", "\xe4\xb8x", "\xc0\xaf", "\xed\xa0\x80",
+                                        "\xf4\x90\x80\x80", "\x80\x80", "\xf0\x9f\x98"};
+  for (size_t size = 1; size <= 24; ++size) {
+    for (size_t at = 0; at < size; ++at) {
+      for (const std::string& b : bad) {
+        lodestone::Alert a;
+        a.id = std::string(at, 'x') + b + std::string(size - at - 1, 'y');
+        INFO("size " << size << ", at " << at);
+        REQUIRE(lodestone::to_json(a) == reference_json(a));
+      }
+    }
+  }
+}
+
+TEST_CASE("append_json adds the alert's JSON after what the buffer holds", "[alert]") {
+  auto set = rules("[[rule]]\nid = \"r\"\ntags = [\"a\", \"b\"]\nmatch = 'gallium'\n");
+  auto got = alerts(set, post({{"title", "Gallium \"prices\""}, {"body", "gallium and\tgermanium"}}));
+  REQUIRE(got.size() == 1);
+  std::string out = "before\n";
+  lodestone::append_json(got[0], out);
+  CHECK(out == "before\n" + lodestone::to_json(got[0]));
+}
+
+TEST_CASE("the alert id written in place is the one alert_id returns", "[alert]") {
+  std::string id = "a string that held something longer than an id before";
+  lodestone::alert_id("a", "b", "c", id);
+  CHECK(id == "13e228567e8249fce53337f25d7970de");
+  lodestone::alert_id("rare-earths", "ptt/Stock", "M.1", id);
+  CHECK(id == lodestone::alert_id("rare-earths", "ptt/Stock", "M.1"));
+  // Parts too long to be joined in one buffer are hashed part by part, to the same digest:
+  // python3 -c 'import hashlib; print(hashlib.sha256(b"r\0" + b"s" * 300 + b"\0p\0").hexdigest()[:32])'
+  lodestone::alert_id("r", std::string(300, 's'), "p", id);
+  CHECK(id == "eae1cf295106ef50f3924e740c8d01ef");
+}

@@ -59,3 +59,50 @@ TEST_CASE("scanning posts that raise no alert does not allocate after warm-up", 
   counting = false;
   CHECK(allocations.load() == 0);
 }
+
+TEST_CASE("scanning posts that raise alerts and writing their JSON does not allocate after warm-up",
+          "[allocation]") {
+  // The alerts' strings, their matches and entities, and the output buffer are reused; only
+  // OpenSSL's SHA-256 context for each alert id is allocated, with malloc, which this operator
+  // new does not see.
+  auto loaded = lodestone::load_rule_set({LODESTONE_SOURCE_DIR "/rules/packs"});
+  REQUIRE(loaded.rule_set);
+  lodestone::Scanner scanner(loaded.rule_set);
+  scanner.set_clock_override("2026-01-01T00:00:00Z");
+  lodestone::PostReader reader;
+  lodestone::Post post;
+  std::string error;
+  std::string out;
+  // Posts raising different numbers of alerts with different numbers of matches, so each
+  // alert's buffers are refilled by another post's, longer and shorter.
+  const std::vector<std::string> lines = {
+      R"({"id": "1", "title": "China tightens export controls on rare earths", "body": "Beijing announced export controls on gallium, germanium and rare earth magnets."})",
+      R"({"id": "2", "title": "稀土出口管制升級", "body": "商務部宣布對稀土實施出口管制，鎵、鍺出口需許可。"})",
+      R"({"id": "3", "title": "Wheat futures steady", "body": "Chicago wheat futures were little changed."})",
+      R"({"id": "4", "title": "Rare earth export controls", "body": "Rare earth export controls tightened again; rare earths export licences cut."})",
+  };
+  size_t alerts = 0;
+  for (const auto& line : lines) {
+    REQUIRE(reader.parse_line(line, "test", post, error) == lodestone::LineOutcome::kPost);
+    alerts += scanner.scan(post).size();
+  }
+  REQUIRE(alerts >= 3);  // the posts do raise alerts, or this would test nothing new
+  for (int round = 0; round < 3; ++round) {
+    out.clear();
+    for (const auto& line : lines) {
+      reader.parse_line(line, "test", post, error);
+      for (const lodestone::Alert& alert : scanner.scan(post)) lodestone::append_json(alert, out);
+    }
+  }
+  allocations = 0;
+  counting = true;
+  for (int round = 0; round < 100; ++round) {
+    out.clear();
+    for (const auto& line : lines) {
+      reader.parse_line(line, "test", post, error);
+      for (const lodestone::Alert& alert : scanner.scan(post)) lodestone::append_json(alert, out);
+    }
+  }
+  counting = false;
+  CHECK(allocations.load() == 0);
+}
