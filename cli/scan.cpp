@@ -72,6 +72,9 @@ class Worker {
       text_file(chunk, result);
       return result;
     }
+    // Reserved at once, a chunk's output is not copied again and again as it grows: as large as
+    // the last chunk made per line, times this one.s lines.
+    //R result.out.reserve(out_per_line_ * chunk.ends.size());
     size_t begin = 0;
     for (size_t i = 0; i < chunk.ends.size(); ++i) {
       const std::string_view line(chunk.data.data() + begin, chunk.ends[i] - begin);
@@ -121,8 +124,6 @@ class Worker {
   }
 
   void emit(ChunkOutput& result) {
-    // Reserved at once, a chunk's output is not copied again and again as it grows.
-    if (result.out.capacity() < out_reserve_) result.out.reserve(out_reserve_);
     for (const Alert& alert : scanner_.scan(post_)) {
       ++result.alerts;
       if (options_.format == "text") {
@@ -132,7 +133,6 @@ class Worker {
       }
       result.out += '\n';
     }
-    out_reserve_ = std::max(out_reserve_, result.out.size());
   }
 
   const ScanOptions& options_;
@@ -141,7 +141,6 @@ class Worker {
   bool color_;
   Post post_;
   std::string error_;
-  size_t out_reserve_ = 0;  // the largest output of a chunk so far
 };
 
 // The worker threads: chunks in, outputs out through futures, in the order they were given.
