@@ -336,13 +336,15 @@ AsciiSet ascii_set(In in) {
 struct NameSets {
   AsciiSet separator;  // punctuation that is always one space, and ' ' (not '.', not an apostrophe)
   AsciiSet word;       // letters and digits
+  AsciiSet special;    // '.' and the apostrophes, whose rules look at their neighbours
 };
 
 const NameSets& name_sets() {
   static const NameSets sets = [] {
     const auto& classes = name_ascii_classes();
     return NameSets{ascii_set([&](int c) { return classes[static_cast<size_t>(c)] == 3 && c != '.'; }),
-                    ascii_set([&](int c) { return classes[static_cast<size_t>(c)] == 1; })};
+                    ascii_set([&](int c) { return classes[static_cast<size_t>(c)] == 1; }),
+                    ascii_set([&](int c) { return classes[static_cast<size_t>(c)] == 2 || c == '.'; })};
   }();
   return sets;
 }
@@ -383,55 +385,86 @@ constexpr std::array<uint64_t, 256> kCompact = [] {
   return w;
 }
 
-[[gnu::target("avx2")]] inline uint32_t set_bits(__m256i lo_nibbles, __m256i row_bits, const AsciiSet& set) {
-  const __m256i lut = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(set.lo.data())));
-  const __m256i hit = _mm256_and_si256(_mm256_shuffle_epi8(lut, lo_nibbles), row_bits);
-  return ~static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hit, _mm256_setzero_si256())));
+// The nibble tables of NameSets as registers, loaded once per call of fold_names_ascii.
+struct NameLuts {
+  __m256i separator;
+  __m256i word;
+  __m256i special;
+};
+
+[[gnu::target("avx2"), gnu::always_inline]] inline __m256i lut_of(const AsciiSet& set) {
+  return _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(set.lo.data())));
 }
 
-[[gnu::target("avx2")]] inline uint32_t eq(__m256i v, char c) {
-  return static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(c))));
-}
+// One 32-byte half of a block: its classes as bit masks, and its bytes with every separator,
+// period and apostrophe ' ' (only those the rules make a space are ever written).
+struct NameHalf {
+  uint32_t nonascii;
+  uint32_t word;
+  uint32_t separator;
+  uint32_t special;  // '.' and apostrophes, decided one by one
+  __m256i spaced;
+};
 
-inline bool bit(uint32_t mask, int i) { return (mask >> i) & 1; }
-
-// The name form of the ASCII bytes at `src` (32 readable; a byte past the text reads as
-// non-ASCII), from state `st`, written at `dst`: letters, digits, symbols and separators (' ',
-// punctuation but '.' and apostrophes, and those of them the rules make a space) decided 32 at
-// a time; a period or apostrophe whose rule needs more context than the block gives ("...",
-// a possessive at the block's end), and non-ASCII, end the block's prefix, for the scalar loop.
-// Returns the bytes consumed (the prefix, maybe 0). `begin` and `end` are the input maps at
-// `src`, `to_begin` and `to_end` the output maps at `dst` (kMaps). In place, `dst` is at or
-// before `src` and every store stays within the 32 bytes read.
-template <bool kMaps>
-[[gnu::target("avx2,popcnt")]] size_t fold_names_block(const char* src, const uint32_t* begin, const uint32_t* end,
-                                                       char* dst, uint32_t* to_begin, uint32_t* to_end,
-                                                       NameState& st) {
-  const NameSets& sets = name_sets();
-  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
-  const __m256i lo = _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
-  const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0F));
+[[gnu::target("avx2"), gnu::always_inline]] inline NameHalf classify_half(const char* p, const NameLuts& luts) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i nibbles = _mm256_set1_epi8(0x0F);
+  const __m256i lo = _mm256_and_si256(v, nibbles);
   const __m256i row = _mm256_shuffle_epi8(
       _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, -128, 0, 0, 0, 0,
                        0, 0, 0, 0),
-      hi);
-  const auto nonascii = static_cast<uint32_t>(_mm256_movemask_epi8(v));
-  const uint32_t word = set_bits(lo, row, sets.word);
-  const uint32_t letter = word & static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpgt_epi8(v, _mm256_set1_epi8('9'))));
-  const uint32_t dot = eq(v, '.');
-  const uint32_t apostrophe = eq(v, '\'') | eq(v, '`');
-  const uint32_t ess = eq(_mm256_or_si256(v, _mm256_set1_epi8(0x20)), 's');
-  uint32_t sep = set_bits(lo, row, sets.separator);
-  const uint32_t kept = ~(nonascii | sep | dot | apostrophe);  // word characters and symbols
-  uint32_t dropped = 0;
+      _mm256_and_si256(_mm256_srli_epi16(v, 4), nibbles));
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i not_word = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(luts.word, lo), row), zero);
+  const __m256i not_sep = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(luts.separator, lo), row), zero);
+  const __m256i not_special = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(luts.special, lo), row), zero);
+  return {static_cast<uint32_t>(_mm256_movemask_epi8(v)), ~static_cast<uint32_t>(_mm256_movemask_epi8(not_word)),
+          ~static_cast<uint32_t>(_mm256_movemask_epi8(not_sep)),
+          ~static_cast<uint32_t>(_mm256_movemask_epi8(not_special)),
+          _mm256_blendv_epi8(_mm256_set1_epi8(' '), v, _mm256_and_si256(not_sep, not_special))};
+}
+
+inline bool bit(uint64_t mask, int i) { return (mask >> i) & 1; }
+
+// The set bits of `mask` from bit i up, how many in a row.
+inline int ones_from(uint64_t mask, int i) {
+  const uint64_t rest = ~(mask >> i);
+  return rest == 0 ? 64 - i : __builtin_ctzll(rest);
+}
+
+constexpr int kNameBlock = 64;
+
+// The name form of the ASCII bytes at `src` (64 readable; a byte past the text reads as
+// non-ASCII), from state `st`, written at `dst`: letters, digits, symbols and separators (' ',
+// punctuation but '.' and apostrophes, and those of them the rules make a space) decided 64 at
+// a time; a period or apostrophe whose rule needs more context than the block gives ("...",
+// a possessive at the block's end), and non-ASCII, end the block's prefix, for the scalar loop.
+// Returns the bytes consumed (the prefix, maybe 0). `begin` and `end` are the input maps at
+// `src`, `to_begin` and `to_end` the output maps at `dst` (kMaps). Stores may reach 64 bytes
+// past `dst` (80 with the due space) but never past the output of the bytes read: in place,
+// `dst` is a buffer the caller copies from.
+template <bool kMaps>
+[[gnu::target("avx2,popcnt"), gnu::always_inline]] inline size_t fold_names_block(
+    const char* src, const uint32_t* begin, const uint32_t* end, char* dst, uint32_t* to_begin, uint32_t* to_end,
+    NameState& st, const NameLuts& luts) {
+  const NameHalf low = classify_half(src, luts);
+  const NameHalf high = classify_half(src + 32, luts);
+  const auto join = [](uint32_t a, uint32_t b) { return uint64_t{a} | uint64_t{b} << 32; };
+  const uint64_t nonascii = join(low.nonascii, high.nonascii);
+  const uint64_t word = join(low.word, high.word);
+  const uint64_t special = join(low.special, high.special);
+  uint64_t sep = join(low.separator, high.separator);
+  const uint64_t kept = ~(nonascii | sep | special);  // word characters and symbols
+  uint64_t dropped = 0;
   uint64_t hard = nonascii;
+  const auto is_letter = [&](int i) { return bit(word, i) && static_cast<unsigned char>(src[i]) > '9'; };
 
   // Periods and apostrophes, lowest first: each rule looks at the one or two characters before
   // (the state stands for those before the block) and, for an apostrophe, the two after.
   const bool space_before = st.space;
   const bool before_word = !st.space && st.word_tail >= 1;
-  for (uint32_t todo = (dot | apostrophe) & ~nonascii; todo != 0; todo &= todo - 1) {
-    const int i = __builtin_ctz(todo);
+  for (uint64_t todo = special & ~nonascii; todo != 0; todo &= todo - 1) {
+    const int i = __builtin_ctzll(todo);
     if ((hard & ((uint64_t{1} << i) - 1)) != 0) break;  // the prefix already ends before i
     bool prev_word;
     bool prev_letter;
@@ -443,23 +476,23 @@ template <bool kMaps>
       break;
     } else {
       prev_word = bit(word, i - 1);
-      prev_letter = bit(letter, i - 1);
+      prev_letter = is_letter(i - 1);
     }
     bool drop = false;
-    if (bit(dot, i)) {
-      // Dropped after a lone letter; the one before that is a word character (or a dropped
-      // character, which only ever follows one), not a letter's neighbour.
+    if (src[i] == '.') {
+      // Dropped after a lone letter: the one before that is no word character (a dropped
+      // character only ever follows one).
       if (prev_word) {
         const bool lone = i >= 2 ? !bit(word | dropped, i - 2) : i == 1 ? !before_word : st.word_tail == 1;
         drop = lone && prev_letter;
       }
-    } else if (prev_word) {
-      if (i + 2 >= 32 || bit(nonascii, i + 1)) {
+    } else if (prev_word) {  // an apostrophe after a word character
+      if (i + 2 >= kNameBlock || bit(nonascii, i + 1)) {
         hard |= uint64_t{1} << i;
         break;
       }
       if (bit(word, i + 1)) {
-        if (!bit(ess, i + 1)) {
+        if ((src[i + 1] | 0x20) != 's') {
           drop = true;
         } else if (bit(nonascii, i + 2)) {
           hard |= uint64_t{1} << i;
@@ -470,90 +503,80 @@ template <bool kMaps>
       }
     }
     if (drop) {
-      dropped |= 1u << i;
+      dropped |= uint64_t{1} << i;
     } else {
-      sep |= 1u << i;
+      sep |= uint64_t{1} << i;
     }
   }
 
-  const int m = __builtin_ctzll(hard | (uint64_t{1} << 32));
-  const uint32_t prefix = m == 32 ? ~0u : (1u << m) - 1;
+  const int m = hard == 0 ? kNameBlock : __builtin_ctzll(hard);
+  const uint64_t prefix = m == kNameBlock ? ~uint64_t{0} : (uint64_t{1} << m) - 1;
   sep &= prefix;
-  const uint32_t keep_chars = kept & prefix;
+  const uint64_t keep_chars = kept & prefix;
   if (keep_chars == 0) {  // separators and dropped characters only: the due space grows
     if (sep != 0) {
       if (!st.space) {
         st.space = true;
-        if constexpr (kMaps) st.space_begin = begin[__builtin_ctz(sep)];
+        if constexpr (kMaps) st.space_begin = begin[__builtin_ctzll(sep)];
       }
-      if constexpr (kMaps) st.space_end = end[31 - __builtin_clz(sep)];
+      if constexpr (kMaps) st.space_end = end[63 - __builtin_clzll(sep)];
     }
     return static_cast<size_t>(m);
   }
-  const int first = __builtin_ctz(keep_chars);
-  const int last = 31 - __builtin_clz(keep_chars);
-  const uint32_t through_last = (2u << last) - 1;  // 2u << 31 wraps to 0: all bits
-  const uint32_t lead = sep & ((1u << first) - 1);
-  uint32_t keep = keep_chars | (sep & ~(sep << 1) & through_last & ~lead);  // each run's first separator
+  const int first = __builtin_ctzll(keep_chars);
+  const int last = 63 - __builtin_clzll(keep_chars);
+  const uint64_t through_last = (uint64_t{2} << last) - 1;  // 2 << 63 wraps to 0: all bits
+  const uint64_t lead = sep & ((uint64_t{1} << first) - 1);
+  uint64_t keep = keep_chars | (sep & ~(sep << 1) & through_last & ~lead);  // each run's first separator
   size_t w = 0;
   if ((st.space || lead != 0) && st.w != 0 && !st.prev_unspaced) {  // the due space is written
     if (st.space) {
       dst[0] = ' ';
       if constexpr (kMaps) {
         to_begin[0] = st.space_begin;
-        to_end[0] = lead != 0 ? end[31 - __builtin_clz(lead)] : st.space_end;
+        to_end[0] = lead != 0 ? end[63 - __builtin_clzll(lead)] : st.space_end;
       }
       w = 1;
     } else {
       keep |= lead & (~lead + 1);
     }
   }
-  // Separators (and dropped characters, never written) become ' '.
-  __m256i out;
-  {
-    // The 32-bit mask to bytes: byte j tests bit j.
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32(static_cast<int>(sep | dropped)),
-        _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-    const __m256i select = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
-    const __m256i is_space = _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
-    out = _mm256_blendv_epi8(v, _mm256_set1_epi8(' '), is_space);
-  }
   if (keep == through_last) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + w), out);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + w), low.spaced);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + w + 32), high.spaced);
     w += static_cast<size_t>(last) + 1;
   } else {
-    w += compact_store(out, keep, dst + w);
+    w += compact_store(low.spaced, static_cast<uint32_t>(keep), dst + w);
+    w += compact_store(high.spaced, static_cast<uint32_t>(keep >> 32), dst + w);
   }
   if constexpr (kMaps) {
-    size_t o = w - static_cast<size_t>(__builtin_popcount(keep));
-    for (uint32_t todo = keep; todo != 0; todo &= todo - 1) {
-      const int i = __builtin_ctz(todo);
+    size_t o = w - static_cast<size_t>(__builtin_popcountll(keep));
+    for (uint64_t todo = keep; todo != 0; todo &= todo - 1) {
+      const int i = __builtin_ctzll(todo);
       // A separator stands for its whole run.
-      const int run_last = bit(sep, i) ? i + __builtin_ctzll(~(uint64_t{sep} >> i)) - 1 : i;
-      to_end[o] = end[run_last];
+      to_end[o] = end[bit(sep, i) ? i + ones_from(sep, i) - 1 : i];
       to_begin[o] = begin[i];
       ++o;
     }
   }
-  const uint32_t trail = sep & ~through_last;
+  const uint64_t trail = sep & ~through_last;
   if (trail != 0) {
     st.space = true;
     if constexpr (kMaps) {
-      st.space_begin = begin[__builtin_ctz(trail)];
-      st.space_end = end[31 - __builtin_clz(trail)];
+      st.space_begin = begin[__builtin_ctzll(trail)];
+      st.space_end = end[63 - __builtin_clzll(trail)];
     }
   } else {
     st.space = false;
   }
   if (bit(word, last)) {
-    const uint32_t before = (sep | keep_chars) & ((1u << last) - 1);
+    const uint64_t before = (sep | keep_chars) & ((uint64_t{1} << last) - 1);
     if (before != 0) {
-      st.word_tail = bit(word, 31 - __builtin_clz(before)) ? 2 : 1;
+      st.word_tail = bit(word, 63 - __builtin_clzll(before)) ? 2 : 1;
     } else {
       st.word_tail = space_before ? 1 : std::min<size_t>(2, st.word_tail + 1);
     }
-    st.tail_letter = bit(letter, last);
+    st.tail_letter = is_letter(last);
   } else {
     st.word_tail = 0;
     st.tail_letter = false;
@@ -561,6 +584,46 @@ template <bool kMaps>
   st.prev_unspaced = false;
   st.w += w;
   return static_cast<size_t>(m);
+}
+
+// fold_names_block over the text from byte r while it consumes whole blocks; returns where it
+// stopped (a byte for the code point rules, or n). The state stays in registers meanwhile.
+template <bool kMaps>
+[[gnu::target("avx2,popcnt")]] size_t fold_names_ascii(const char* text, size_t n, size_t r, const uint32_t* begin,
+                                                       const uint32_t* end, char* to_text, uint32_t* to_begin,
+                                                       uint32_t* to_end, NameState& state) {
+  const NameSets& sets = name_sets();
+  const NameLuts luts{lut_of(sets.separator), lut_of(sets.word), lut_of(sets.special)};
+  NameState st = state;
+  const bool in_place = to_text == text;
+  while (r < n) {
+    const uint32_t* from_begin = kMaps ? begin + r : nullptr;
+    const uint32_t* from_end = kMaps ? end + r : nullptr;
+    uint32_t* into_begin = kMaps ? to_begin + st.w : nullptr;
+    uint32_t* into_end = kMaps ? to_end + st.w : nullptr;
+    size_t m;
+    if (n - r >= kNameBlock && !in_place) {
+      m = fold_names_block<kMaps>(text + r, from_begin, from_end, to_text + st.w, into_begin, into_end, st, luts);
+    } else {
+      // Through copies: the last bytes read as non-ASCII past the end, and in place the block's
+      // wide stores would overwrite input past the bytes it consumes.
+      alignas(32) char tail[kNameBlock];
+      alignas(32) char written[2 * kNameBlock];
+      const char* src = text + r;
+      if (n - r < kNameBlock) {
+        std::memset(tail, 0x80, sizeof tail);
+        std::memcpy(tail, text + r, n - r);
+        src = tail;
+      }
+      const size_t w0 = st.w;
+      m = fold_names_block<kMaps>(src, from_begin, from_end, written, into_begin, into_end, st, luts);
+      std::memcpy(to_text + w0, written, st.w - w0);
+    }
+    r += m;
+    if (m < kNameBlock) break;
+  }
+  state = st;
+  return r;
 }
 
 // normalize()'s ASCII 32 bytes at a time from `s` (n bytes left, s[0] ASCII), code point `k` at
@@ -965,31 +1028,8 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
 #if defined(LODESTONE_AVX2)
     if (path == NormalizerPath::kAvx2) {
       // ASCII 32 bytes at a time, until a byte the blocks leave to the code point rules below.
-      while (r < n && static_cast<unsigned char>(text[r]) < 0x80) {
-        const uint32_t* from_begin = kMaps ? begin + r : nullptr;
-        const uint32_t* from_end = kMaps ? end + r : nullptr;
-        uint32_t* into_begin = kMaps ? to_begin + st.w : nullptr;
-        uint32_t* into_end = kMaps ? to_end + st.w : nullptr;
-        size_t m;
-        if (n - r >= 32 && to_text != text) {
-          m = fold_names_block<kMaps>(text + r, from_begin, from_end, to_text + st.w, into_begin, into_end, st);
-        } else {
-          // Through copies: the last bytes read as non-ASCII past the end, and in place the
-          // block's wide stores would overwrite input past the bytes it consumes.
-          alignas(32) char tail[32];
-          alignas(32) char written[64];
-          const char* src = text + r;
-          if (n - r < 32) {
-            std::memset(tail, 0x80, sizeof tail);
-            std::memcpy(tail, text + r, n - r);
-            src = tail;
-          }
-          const size_t w0 = st.w;
-          m = fold_names_block<kMaps>(src, from_begin, from_end, written, into_begin, into_end, st);
-          std::memcpy(to_text + w0, written, st.w - w0);
-        }
-        r += m;
-        if (m < 32) break;
+      if (static_cast<unsigned char>(text[r]) < 0x80) {
+        r = fold_names_ascii<kMaps>(text, n, r, begin, end, to_text, to_begin, to_end, st);
       }
       if (r == n) break;
     }

@@ -697,6 +697,7 @@ TEST_CASE("the SIMD block paths give what the code point path gives, text and ma
       "abcdefghijklmnop", "QRSTUVWXYZ012345", "the quick brown fox jumps over", "Reuters said. The",
       "0123456789012345678901234567890",   // 31: with one more byte, a block edge
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef",  // 32
+      "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do",  // 63
   };
   const std::vector<NormalizerPath> paths = [] {
     std::vector<NormalizerPath> p{NormalizerPath::kSse2, NormalizerPath::kAvx2};
@@ -707,10 +708,10 @@ TEST_CASE("the SIMD block paths give what the code point path gives, text and ma
   PathGuard guard;
   std::mt19937 rng(20261203);
   std::uniform_int_distribution<size_t> pick(0, pool.size() - 1);
-  std::uniform_int_distribution<int> pieces(1, 40);
-  std::uniform_int_distribution<int> shift(0, 33);
+  std::uniform_int_distribution<int> pieces(1, 60);
+  std::uniform_int_distribution<int> shift(0, 65);
   for (int round = 0; round < 4000; ++round) {
-    // A plain ASCII prefix of 0 to 33 bytes moves the mix across the 16- and 32-byte block edges.
+    // A plain ASCII prefix of 0 to 65 bytes moves the mix across the 16-, 32- and 64-byte block edges.
     std::string input(static_cast<size_t>(shift(rng)), 'w');
     for (int j = pieces(rng); j > 0; --j) input += pool[pick(rng)];
     lodestone::set_normalizer_path(NormalizerPath::kScalar);
