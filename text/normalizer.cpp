@@ -304,6 +304,13 @@ const std::array<uint8_t, 128>& name_ascii_classes() {
   return classes;
 }
 
+// Whether the 8 bytes at p are ASCII: the wide paths are worth their set-up from there.
+inline bool ascii8(const char* p) {
+  uint64_t word;
+  std::memcpy(&word, p, 8);
+  return (word & 0x8080808080808080ULL) == 0;
+}
+
 // What the name form knows between two code points (Normalizer::Tables::fold_names): enough
 // for the rules of the next one.
 struct NameState {
@@ -586,15 +593,19 @@ template <bool kMaps>
   return static_cast<size_t>(m);
 }
 
-// fold_names_block over the text from byte r while it consumes whole blocks; returns where it
-// stopped (a byte for the code point rules, or n). The state stays in registers meanwhile.
+struct NameProgress {
+  NameState st;
+  size_t r;  // the input byte it stopped at
+};
+
+// fold_names_block over the text from byte r while it consumes whole blocks, until a byte for
+// the code point rules or n. The state goes by value, so the caller's stays in registers.
 template <bool kMaps>
-[[gnu::target("avx2,popcnt")]] size_t fold_names_ascii(const char* text, size_t n, size_t r, const uint32_t* begin,
-                                                       const uint32_t* end, char* to_text, uint32_t* to_begin,
-                                                       uint32_t* to_end, NameState& state) {
+[[gnu::target("avx2,popcnt")]] NameProgress fold_names_ascii(const char* text, size_t n, size_t r,
+                                                             const uint32_t* begin, const uint32_t* end, char* to_text,
+                                                             uint32_t* to_begin, uint32_t* to_end, NameState st) {
   const NameSets& sets = name_sets();
   const NameLuts luts{lut_of(sets.separator), lut_of(sets.word), lut_of(sets.special)};
-  NameState st = state;
   const bool in_place = to_text == text;
   while (r < n) {
     const uint32_t* from_begin = kMaps ? begin + r : nullptr;
@@ -622,8 +633,35 @@ template <bool kMaps>
     r += m;
     if (m < kNameBlock) break;
   }
-  state = st;
-  return r;
+  return {st, r};
+}
+
+// How many bytes from `s` (n readable) are CJK Unified Ideographs (U+4E00..U+9FFF, three bytes
+// each, E4 B8 80..E9 BF BF), checked 10 at a time (30 bytes, the first a lead byte) and copied
+// to `dst`, which is not `s` and has room for n bytes. Most Chinese text is little else.
+[[gnu::target("avx2")]] size_t copy_han_run(const char* s, size_t n, char* dst) {
+  // Per byte of a 32-byte load: -1 where a lead byte must be, at 0, 3, ..., 27.
+  const __m256i lead_at = _mm256_setr_epi8(-1, 0, 0, -1, 0, 0, -1, 0, 0, -1, 0, 0, -1, 0, 0, -1, 0, 0, -1, 0, 0, -1,
+                                           0, 0, -1, 0, 0, -1, 0, 0, 0, 0);
+  const __m256i cont_at = _mm256_setr_epi8(0, -1, -1, 0, -1, -1, 0, -1, -1, 0, -1, -1, 0, -1, -1, 0, -1, -1, 0, -1, -1,
+                                           0, -1, -1, 0, -1, -1, 0, -1, -1, 0, 0);
+  size_t done = 0;
+  while (n - done >= 33) {  // the second load reads one byte further
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + done));
+    const __m256i next = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + done + 1));
+    // As signed bytes: a lead E4..E9 is -28..-23, a continuation 80..BF is -128..-65, B8 is -72.
+    const __m256i lead_ok = _mm256_and_si256(_mm256_cmpgt_epi8(v, _mm256_set1_epi8(-29)),
+                                             _mm256_cmpgt_epi8(_mm256_set1_epi8(-22), v));
+    const __m256i below_4e00 = _mm256_and_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(-28)),
+                                                _mm256_cmpgt_epi8(_mm256_set1_epi8(-72), next));
+    const __m256i cont_ok = _mm256_cmpgt_epi8(_mm256_set1_epi8(-64), v);
+    const __m256i bad = _mm256_and_si256(lead_at, _mm256_or_si256(_mm256_andnot_si256(lead_ok, lead_at), below_4e00));
+    const __m256i bad_cont = _mm256_andnot_si256(cont_ok, cont_at);
+    if (!_mm256_testz_si256(bad, bad) || !_mm256_testz_si256(bad_cont, bad_cont)) break;
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + done), v);
+    done += 30;
+  }
+  return done;
 }
 
 // normalize()'s ASCII 32 bytes at a time from `s` (n bytes left, s[0] ASCII), code point `k` at
@@ -744,6 +782,8 @@ struct Normalizer::Tables {
 
   std::array<uint64_t, 0x10000 / 64> word_bmp{};
   std::array<uint64_t, 0x10000 / 64> unspaced_bmp{};  // letters and digits of unspaced scripts
+  std::array<uint64_t, 0x10000 / 64> punctuation_bmp{};  // the name form's punctuation (no apostrophe)
+  bool han_unspaced = false;  // U+4E00..U+9FFF are all in unspaced_bmp (what copy_han_run checks)
 
   bool is_word(char32_t c) const {
     if (c < 0x10000) return (word_bmp[c >> 6] >> (c & 63)) & 1;
@@ -971,7 +1011,10 @@ void Normalizer::Tables::build_word_chars() {
   for (char32_t c = 0; c < 0x10000; ++c) {
     if (compute_word_char(c)) word_bmp[c >> 6] |= uint64_t{1} << (c & 63);
     if (compute_unspaced(c)) unspaced_bmp[c >> 6] |= uint64_t{1} << (c & 63);
+    if (name_class(c) == NameClass::kPunctuation) punctuation_bmp[c >> 6] |= uint64_t{1} << (c & 63);
   }
+  han_unspaced = true;
+  for (char32_t c = 0x4E00; c <= 0x9FFF; ++c) han_unspaced = han_unspaced && is_unspaced(c);
 }
 
 // The name form, in place over normalized text (it only ever drops bytes or turns a
@@ -1027,11 +1070,14 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
   for (size_t r = 0; r < n;) {
 #if defined(LODESTONE_AVX2)
     if (path == NormalizerPath::kAvx2) {
-      // ASCII 32 bytes at a time, until a byte the blocks leave to the code point rules below.
-      if (static_cast<unsigned char>(text[r]) < 0x80) {
-        r = fold_names_ascii<kMaps>(text, n, r, begin, end, to_text, to_begin, to_end, st);
+      // ASCII 64 bytes at a time, until a byte the blocks leave to the code point rules below;
+      // not for the few ASCII bytes between two CJK runs, which the loop below does for less.
+      if (n - r >= 8 && ascii8(text + r)) {
+        const NameProgress progress = fold_names_ascii<kMaps>(text, n, r, begin, end, to_text, to_begin, to_end, st);
+        st = progress.st;
+        r = progress.r;
+        if (r == n) break;
       }
-      if (r == n) break;
     }
 #endif
 #if defined(__SSE2__)
@@ -1095,34 +1141,69 @@ void Normalizer::Tables::fold_names(const NormalizedText& in, NormalizedText& ou
     if ((b & 0xF0) == 0xE0 && r + 3 <= n) {
       // A run of letters of unspaced scripts (most Chinese and Japanese text): kept as they are,
       // and a space due before one of them goes (no space is kept next to them). Such a letter is
-      // never punctuation or an apostrophe, so it needs no class lookup. Normalized text is valid
-      // UTF-8, so three bytes led by 0xE_ are one code point.
+      // never punctuation or an apostrophe, so it needs no class lookup. Punctuation among them
+      // ("，", "。", "“") only makes a space due, as below, and stays in the run on the block
+      // paths. Normalized text is valid UTF-8, so three bytes led by 0xE_ are one code point.
       const size_t run_start = r;
+      const bool run_punctuation = path != NormalizerPath::kScalar;
       size_t w = st.w;
+      bool letters = false;
+      // Tried where a stretch of Han may start: the run's start, after punctuation.
+      bool try_han = path == NormalizerPath::kAvx2 && han_unspaced && to_text != text;
       do {
-        const char32_t cp = (char32_t{text[r] & 0x0Fu} << 12) | (char32_t{text[r + 1] & 0x3Fu} << 6) |
-                            char32_t{text[r + 2] & 0x3Fu};
-        if (((unspaced_bmp[cp >> 6] >> (cp & 63)) & 1) == 0) break;
-        if (to_text + w != text + r) {
-          to_text[w] = text[r];
-          to_text[w + 1] = text[r + 1];
-          to_text[w + 2] = text[r + 2];
-          if constexpr (kMaps) {
-            for (size_t j = 0; j < 3; ++j) {
-              to_begin[w + j] = begin[r + j];
-              to_end[w + j] = end[r + j];
+#if defined(LODESTONE_AVX2)
+        if (try_han && n - r >= 33) {
+          try_han = false;
+          const size_t han = copy_han_run(text + r, n - r, to_text + w);
+          if (han != 0) {
+            if constexpr (kMaps) {
+              std::memcpy(to_begin + w, begin + r, han * sizeof(uint32_t));
+              std::memcpy(to_end + w, end + r, han * sizeof(uint32_t));
             }
+            w += han;
+            r += han;
+            letters = true;
+            st.space = false;
+            if (r + 3 > n || (static_cast<unsigned char>(text[r]) & 0xF0) != 0xE0) break;
           }
         }
-        w += 3;
+#endif
+        const char32_t cp = (char32_t{text[r] & 0x0Fu} << 12) | (char32_t{text[r + 1] & 0x3Fu} << 6) |
+                            char32_t{text[r + 2] & 0x3Fu};
+        if (((unspaced_bmp[cp >> 6] >> (cp & 63)) & 1) != 0) {
+          if (to_text + w != text + r) {
+            to_text[w] = text[r];
+            to_text[w + 1] = text[r + 1];
+            to_text[w + 2] = text[r + 2];
+            if constexpr (kMaps) {
+              for (size_t j = 0; j < 3; ++j) {
+                to_begin[w + j] = begin[r + j];
+                to_end[w + j] = end[r + j];
+              }
+            }
+          }
+          w += 3;
+          letters = true;
+          st.space = false;
+        } else if (run_punctuation && ((punctuation_bmp[cp >> 6] >> (cp & 63)) & 1) != 0) {
+          if constexpr (kMaps) {
+            if (!st.space) st.space_begin = begin[r];
+            st.space_end = end[r + 2];
+          }
+          st.space = true;
+          try_han = path == NormalizerPath::kAvx2 && han_unspaced && to_text != text;
+        } else {
+          break;
+        }
         r += 3;
       } while (r + 3 <= n && (static_cast<unsigned char>(text[r]) & 0xF0) == 0xE0);
       if (r != run_start) {
         st.w = w;
-        st.space = false;
-        st.word_tail = 0;
-        st.tail_letter = false;
-        st.prev_unspaced = true;
+        if (letters) {
+          st.word_tail = 0;
+          st.tail_letter = false;
+          st.prev_unspaced = true;
+        }
         continue;
       }
     }
@@ -1315,7 +1396,7 @@ void Normalizer::Tables::normalize(std::string_view input, NormalizeOptions opts
       if (cur.room() < n - i) cur = grow<kMaps>(out, cur, n - i);  // ASCII never expands
       do {
 #if defined(LODESTONE_AVX2)
-        if (path == NormalizerPath::kAvx2 && n - i >= 32 && t.ascii_simd) {
+        if (path == NormalizerPath::kAvx2 && n - i >= 32 && t.ascii_simd && ascii8(input.data() + i)) {
           const AsciiRun<kMaps> run = ascii_blocks<kMaps>(s + i, n - i, opts.fold_case, k, i, orig_byte, cur);
           cur = run.cur;
           i += run.bytes;

@@ -698,6 +698,9 @@ TEST_CASE("the SIMD block paths give what the code point path gives, text and ma
       "0123456789012345678901234567890",   // 31: with one more byte, a block edge
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef",  // 32
       "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do",  // 63
+      // Han runs long enough for the 10-character blocks, their range's edges and neighbours.
+      "中华人民共和国国务院新闻办公室今天举行發布會", "一丁七万丈三上下不与丐丑专且丕世", "\u4DFF", "\u9FFF", "\uA000",
+      "\u3400", "\u4DB5\u4E00",
   };
   const std::vector<NormalizerPath> paths = [] {
     std::vector<NormalizerPath> p{NormalizerPath::kSse2, NormalizerPath::kAvx2};
