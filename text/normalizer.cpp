@@ -325,7 +325,8 @@ struct NameState {
 
 #if defined(LODESTONE_AVX2)
 // Sets of ASCII bytes tested 32 at a time by two nibble lookups: bit h of lo[c & 15] is set when
-// the byte (h << 4) | (c & 15) is in the set, and kRowBit[c >> 4] is that bit (0 for non-ASCII).
+// the byte (h << 4) | (c & 15) is in the set, and classify_half's row table gives bit c >> 4
+// (none for non-ASCII).
 struct AsciiSet {
   alignas(16) std::array<uint8_t, 16> lo{};
 };
@@ -372,9 +373,8 @@ constexpr std::array<uint64_t, 256> kCompact = [] {
   return table;
 }();
 
-// Stores the bytes of `v` that `keep` selects, packed, at `dst`; returns how many. Each 8-byte
-// piece is stored at or before the offset it was read from, so with `dst` at or before `v`'s
-// source, in place, no store reaches past the 32 bytes read.
+// Stores the bytes of `v` that `keep` selects, packed, at `dst`; returns how many. Writes up to
+// 32 bytes: each 8-byte piece goes at or before its own offset from `dst`.
 [[gnu::target("avx2,popcnt")]] inline size_t compact_store(__m256i v, uint32_t keep, char* dst) {
   const __m128i halves[2] = {_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)};
   size_t w = 0;
