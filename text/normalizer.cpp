@@ -2,6 +2,9 @@
 // Traditional→Simplified and white-space folding, with a map from every output byte back to the
 // input code points. Per-code-point results are precomputed into tables once; only segments that
 // may compose across code points (combining marks, Hangul jamo, ...) go through ICU per call.
+// ASCII goes in blocks (AVX2, 32 bytes for normalize() and 64 for the name form, picked at run
+// time; else SSE2, 16), and each block path must give what the code point loop gives, maps
+// included: tests/text/normalizer_test.cpp runs them side by side.
 #include "text/normalizer.h"
 
 #include "text/normalizer_paths.h"
