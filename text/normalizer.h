@@ -71,7 +71,8 @@ class Normalizer {
   //     - other punctuation (Unicode P*) is a space: "al-qa'ida", "co., ltd." → "al qaida", "co ltd";
   //     - a run of spaces is one space, and no space is kept next to a letter or digit of an
   //       unspaced script (Han, kana, ...): "史考特·貝森特" → "史考特贝森特".
-  // Table-driven per code point, with an ASCII fast path; only a segment that may compose
+  // Table-driven per code point, with SIMD block paths for ASCII and for runs of CJK (AVX2 when
+  // the CPU has it, else SSE2; text/normalizer_paths.h); only a segment that may compose
   // (a combining mark, a Hangul jamo, ...) goes through ICU's normalizer as a whole.
   // With `maps` false only out.text is made, the same bytes, several times faster: the matcher
   // scans that and makes the maps only for the fields of a post that raises an alert.

@@ -1,11 +1,13 @@
 // Tests for the normalizer: the folded text (docs/design.md, "Terms") and the map back to the input.
 #include "text/normalizer.h"
+#include "text/normalizer_paths.h"
 
 #include <unicode/normalizer2.h>
 #include <unicode/translit.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <random>
 #include <string>
@@ -635,6 +637,98 @@ TEST_CASE("the name form agrees with a code point reference on long random mixes
       normalizer().fold_names(text_only, derived);
       REQUIRE(derived.text == names.text);
       REQUIRE(!derived.maps);
+    }
+  }
+}
+
+// ---- the block paths against the code point path ----
+
+namespace {
+
+// What one normalization gives, everything of it, to compare across paths.
+struct Outcome {
+  std::string text;
+  std::vector<uint32_t> src_begin;
+  std::vector<uint32_t> src_end;
+  std::vector<uint32_t> orig_byte;
+  uint32_t invalid_sequences;
+  bool operator==(const Outcome&) const = default;
+};
+
+Outcome outcome(const NormalizedText& nt) {
+  return {nt.text, nt.src_begin, nt.src_end, nt.orig_byte, nt.invalid_sequences};
+}
+
+// Every form, with and without maps, directly and (the name forms) derived from the base form,
+// out of place and in place.
+std::vector<Outcome> all_forms(const std::string& input) {
+  std::vector<Outcome> out;
+  NormalizedText base;
+  NormalizedText derived;
+  for (int form = 0; form < 8; ++form) {
+    const NormalizeOptions opts = NormalizeOptions::from_form(form);
+    for (bool maps : {true, false}) {
+      normalizer().normalize(input, opts, base, maps);
+      out.push_back(outcome(base));
+      if (!opts.fold_names) {
+        normalizer().fold_names(base, derived);
+        out.push_back(outcome(derived));
+      }
+    }
+  }
+  return out;
+}
+
+// Restores the best path when a test that forced another ends, however it ends.
+struct PathGuard {
+  ~PathGuard() { lodestone::set_normalizer_path(lodestone::best_normalizer_path()); }
+};
+
+}  // namespace
+
+TEST_CASE("the SIMD block paths give what the code point path gives, text and maps", "[normalizer][paths]") {
+  using lodestone::NormalizerPath;
+  const std::vector<std::string> pool = {
+      "a", "B", "s", "S", "z", "7", "0", " ", "  ", "\n    ", "\t", "\r\n", ".", ",", "-", "'", "`", "\u2019",
+      "\u02BC", ";", ":", "!", "?", "(", ")", "\"", "/", "&", "_", "@", "#", "%", "[", "}", "$", "+", "<", "=", "^",
+      "|", "~", "\x01", "\x7F", "U.S.", "S.A.", "'s", "'s ", "o'", "...", ". ", ", ", "co., ltd.", "al-qa'ida",
+      "稀土", "中国", "國", "貝森特", "，", "。", "Ａ", "１", "\u3000", "\u0301", "e\u0301", "\u1100\u1161", "\xFF",
+      "\xC3", "\xE4\xB8", "\u200B", "\u00AD", "\uFEFF", "Ω", "é", "·", "・", "史考特·貝森特", "ＡＢ，ｃ",
+      "abcdefghijklmnop", "QRSTUVWXYZ012345", "the quick brown fox jumps over", "Reuters said. The",
+      "0123456789012345678901234567890",   // 31: with one more byte, a block edge
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef",  // 32
+      "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do",  // 63
+      // Han runs long enough for the 10-character blocks, their range's edges and neighbours.
+      "中华人民共和国国务院新闻办公室今天举行發布會", "一丁七万丈三上下不与丐丑专且丕世", "\u4DFF", "\u9FFF", "\uA000",
+      "\u3400", "\u4DB5\u4E00",
+  };
+  const std::vector<NormalizerPath> paths = [] {
+    std::vector<NormalizerPath> p{NormalizerPath::kSse2, NormalizerPath::kAvx2};
+    std::erase_if(p, [](NormalizerPath path) { return path > lodestone::best_normalizer_path(); });
+    return p;
+  }();
+  INFO("block paths this CPU runs: " << paths.size());
+  PathGuard guard;
+  std::mt19937 rng(20261203);
+  std::uniform_int_distribution<size_t> pick(0, pool.size() - 1);
+  std::uniform_int_distribution<int> pieces(1, 60);
+  std::uniform_int_distribution<int> shift(0, 65);
+  for (int round = 0; round < 4000; ++round) {
+    // A plain ASCII prefix of 0 to 65 bytes moves the mix across the 16-, 32- and 64-byte block edges.
+    std::string input(static_cast<size_t>(shift(rng)), 'w');
+    for (int j = pieces(rng); j > 0; --j) input += pool[pick(rng)];
+    lodestone::set_normalizer_path(NormalizerPath::kScalar);
+    const std::vector<Outcome> expected = all_forms(input);
+    for (NormalizerPath path : paths) {
+      INFO("round " << round << " path " << static_cast<int>(path) << " input '" << input << "'");
+      lodestone::set_normalizer_path(path);
+      const std::vector<Outcome> got = all_forms(input);
+      REQUIRE(got.size() == expected.size());
+      for (size_t c = 0; c < got.size(); ++c) {
+        INFO("case " << c << " (form " << c / 3 << ")");
+        REQUIRE(got[c].text == expected[c].text);
+        REQUIRE(got[c] == expected[c]);
+      }
     }
   }
 }
