@@ -416,6 +416,28 @@ struct Experiment {
   size_t database_bytes = 0;
 };
 
+// A key of scan_cut_tails: the literal it stands for when `full` holds "", and the longer ones
+// it stands for with the bytes that must follow it.
+struct CutKey {
+  std::string key;
+  std::vector<std::string> full;
+};
+
+struct CutHits {
+  const std::vector<CutKey>* keys;
+  const std::string* text;
+  uint64_t hits;
+};
+
+int check_cut(unsigned int id, unsigned long long, unsigned long long to, unsigned int, void* ctx) {
+  auto& h = *static_cast<CutHits*>(ctx);
+  const std::string& text = *h.text;
+  for (const std::string& rest : (*h.keys)[id].full) {
+    if (rest.empty() || text.compare(static_cast<size_t>(to), rest.size(), rest) == 0) ++h.hits;
+  }
+  return 0;
+}
+
 class Lab {
  public:
   Lab(const RuleSetData& d, const Corpus& c, std::vector<std::string> only) : d_(d), c_(c), only_(std::move(only)) {
@@ -632,6 +654,69 @@ class Lab {
     };
   }
 
+  // A literal whose last 8 bytes `shared` or more literals share is cut before its last word
+  // (when at least 6 bytes are left), so FDR keys on the rest: the database holds the cut keys,
+  // and the callback checks the cut words in the text after a key's hit, literal by literal. The
+  // hits are the full literals' occurrences, so they must equal the loaded databases' hits.
+  void scan_cut_tails(Experiment& e, const std::map<std::string, size_t>& sharing, size_t shared) {
+    if (e.skipped) return;
+    cut_keys_.push_back(std::make_unique<std::vector<CutKey>>());
+    std::vector<CutKey>& cut = *cut_keys_.back();
+    std::map<std::pair<int, std::string>, uint32_t> key_index;
+    std::array<std::vector<uint32_t>, kForms> keys_of_form;
+    for (int form = 0; form < kForms; ++form) {
+      for (uint32_t i : patterns_[form]) {
+        const std::string literal = decode_literal(d_.patterns[i].expression);
+        std::string key = literal;
+        const size_t space = literal.rfind(' ');
+        if (literal.size() > 8 && sharing.at(tail_of(literal)) >= shared && space != std::string::npos && space >= 6)
+          key = literal.substr(0, space);
+        auto [it, added] = key_index.emplace(std::make_pair(form, key), static_cast<uint32_t>(cut.size()));
+        if (added) {
+          cut.push_back({key, {}});
+          keys_of_form[form].push_back(it->second);
+        }
+        cut[it->second].full.push_back(literal.substr(key.size()));
+      }
+    }
+    for (int form = 0; form < kForms; ++form) {
+      const auto& keys = keys_of_form[form];
+      if (keys.empty()) continue;
+      std::vector<const char*> expressions;
+      std::vector<size_t> lengths;
+      const std::vector<unsigned> flags(keys.size(), 0);
+      for (uint32_t k : keys) {
+        expressions.push_back(cut[k].key.data());
+        lengths.push_back(cut[k].key.size());
+      }
+      hs_database_t* db = nullptr;
+      hs_compile_error_t* error = nullptr;
+      const auto started = Clock::now();
+      if (hs_compile_lit_multi(expressions.data(), flags.data(), keys.data(), lengths.data(),
+                               static_cast<unsigned>(keys.size()), HS_MODE_BLOCK, nullptr, &db, &error) != HS_SUCCESS) {
+        hs_free_compile_error(error);
+        e.skipped = true;
+        return;
+      }
+      e.compile_seconds += seconds_since(started);
+      grow_scratch(db);
+      ++e.database_count;
+      e.database_bytes += database_bytes(db);
+      e.databases[form].emplace_back(db);
+    }
+    e.note += " (" + std::to_string(cut.size()) + " keys)";
+    e.pass = [this, &e, keys = &cut] {
+      CutHits h{keys, nullptr, 0};
+      for (const Buffer& b : c_.buffers) {
+        h.text = &b.text;
+        for (const Database& db : e.databases[b.form]) {
+          hs_scan(db.get(), b.text.data(), static_cast<unsigned>(b.text.size()), 0, scratch_, check_cut, &h);
+        }
+      }
+      return h.hits;
+    };
+  }
+
   // `rounds` rounds, each timing every experiment once in turn, so a change in the machine's
   // load falls on all of them alike; each experiment's figure is its median.
   void run(int rounds) {
@@ -668,6 +753,7 @@ class Lab {
   std::vector<std::unique_ptr<Experiment>> experiments_;
   std::vector<VectorGroup> groups_;
   std::vector<std::string> reversed_;  // the buffers reversed, for scan_reversed
+  std::vector<std::unique_ptr<std::vector<CutKey>>> cut_keys_;  // each scan_cut_tails' keys, by id
   hs_scratch_t* scratch_ = nullptr;
 };
 
@@ -757,6 +843,14 @@ int main(int argc, char** argv) {
     lab.split("split_tail" + std::to_string(n), what + " in a database of their own", shared_tail);
     lab.split("without_tail" + std::to_string(n), "all but " + what + " alone", shared_tail, 2);
     lab.split("tail" + std::to_string(n), what + " alone", shared_tail, 1);
+  }
+  if (all_literals) {
+    for (size_t n : {10u, 50u}) {
+      lab.scan_cut_tails(lab.experiment("cut_tail" + std::to_string(n),
+                                        "lit_multi, literals whose last 8 bytes " + std::to_string(n) +
+                                            " or more share cut before their last word, checked in the callback"),
+                         tail_sharing, n);
+    }
   }
   if (all_literals)
     lab.scan_reversed(lab.experiment("reversed", "hs_compile_lit_multi, literals and text reversed (FDR keys on the "
