@@ -360,27 +360,36 @@ class IcuPeerText {
     const icu::UnicodeString source(false, utf16_.data(), length);  // a read-only alias, no copy
     nfkc_casefold_->normalize(source, folded_, status);
     if (U_FAILURE(status)) return;
+    // Back to UTF-8 with white-space runs folded, in one pass into room made up front (3 bytes
+    // a UTF-16 unit at most); ASCII, almost all of it, without a call per character.
     const char16_t* s = folded_.getBuffer();
     const int32_t n = folded_.length();
+    const size_t from = out.size();
+    out.resize(from + 3 * static_cast<size_t>(n));
+    char* w = out.data() + from;
     bool in_space = false;
     for (int32_t i = 0; i < n;) {
-      UChar32 c;
+      UChar32 c = s[i];
+      if (c < 0x80) {
+        ++i;
+        const bool space = c == ' ' || (c >= '\t' && c <= '\r');
+        if (space && in_space) continue;
+        *w++ = space ? ' ' : static_cast<char>(c);
+        in_space = space;
+        continue;
+      }
       U16_NEXT(s, i, n, c);
       if (u_isUWhiteSpace(c)) {
-        if (!in_space) out += ' ';
+        if (!in_space) *w++ = ' ';
         in_space = true;
         continue;
       }
       in_space = false;
-      if (c < 0x80) {
-        out += static_cast<char>(c);
-      } else {
-        char bytes[U8_MAX_LENGTH];
-        int32_t k = 0;
-        U8_APPEND_UNSAFE(bytes, k, c);
-        out.append(bytes, static_cast<size_t>(k));
-      }
+      int32_t k = 0;
+      U8_APPEND_UNSAFE(w, k, c);
+      w += k;
     }
+    out.resize(static_cast<size_t>(w - out.data()));
   }
 
   std::vector<std::string> fields_;
