@@ -9,7 +9,12 @@
 //   memchr     one memchr pass over the same buffers for a byte that is not there: memory speed;
 //   scanner    lodestone::Scanner::scan over the posts in memory (normalize + match + evaluate);
 //   re2_set    RE2::Set (every literal term, literal mode) over one "peer text" a post;
-//   naive      std::string_view::find of every term in every peer text (few terms only).
+//   naive      std::string_view::find of every term in every peer text (few terms only);
+//   hs_peer    Hyperscan (hs_compile_lit_multi, the same terms) over the same peer texts;
+//   icu_prepare, re2_set_icu, hs_icu: the hand-built peer, timed end to end from the JSONL lines
+//              in memory: simdjson, ICU's NFKC_Casefold and white-space folding (IcuPeerText says
+//              what that does and doesn't do next to Lodestone), then nothing, RE2::Set or
+//              Hyperscan: the cost of exactness beside the cost of speed.
 // The peers get less work than Lodestone by design: one text a post, the fields joined with
 // " \x1f ", normalized in the one form that holds the most literal terms, substrings only (no
 // word boundaries, no query). --peer-text/--peer-terms write their input for grep, rg and
@@ -24,12 +29,21 @@
 // newlines, as `lodestone scan --stats` counts) and over the bytes actually scanned. The last lines
 // are machine-readable: `result name=... seconds=... input_mb_s=... norm_mb_s=... posts_s=... hits=...`
 // and `crosscheck rules=... differ=...`. `hits` is what each counts: Hyperscan matches (hs_alone),
-// alerts (scanner), posts with any term as a substring (re2_set, naive), terms (re2_compile).
-// norm_mb_s is over the normalized buffers for hs_alone, memchr and scanner, and over the peer
-// text for re2_set and naive. bench/peers/ahocorasick_peer.py is the Python peer.
+// alerts (scanner), posts with any term as a substring (re2_set, naive, hs_peer, re2_set_icu,
+// hs_icu), posts parsed (icu_prepare), terms (re2_compile, hs_peer_compile). norm_mb_s is over the
+// normalized buffers for hs_alone, memchr and scanner, over the peer text for re2_set, naive and
+// hs_peer, and over the ICU-normalized text for the hand-built peer. bench/peers/ahocorasick_peer.py
+// is the Python peer.
 #include <hs/hs.h>
 #include <re2/re2.h>
 #include <re2/set.h>
+#include <simdjson.h>
+#include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
+#include <unicode/unistr.h>
+#include <unicode/ustring.h>
+#include <unicode/utf16.h>
+#include <unicode/utf8.h>
 
 #include <algorithm>
 #include <array>
@@ -49,7 +63,7 @@
 #include <utility>
 #include <vector>
 
-#include "text/normalizer.h"
+#include "bench/bench_common.h"
 #include "engine/post_reader.h"
 #include "lodestone/scanner.h"
 #include "lodestone/rule_set.h"
@@ -64,7 +78,12 @@ using lodestone::Post;
 using lodestone::compiled::kForms;
 using lodestone::compiled::Node;
 using lodestone::compiled::RuleSetData;
-using Clock = std::chrono::steady_clock;
+using lodestone::bench::Clock;
+using lodestone::bench::decode_literal;
+using lodestone::bench::median_seconds;
+using lodestone::bench::normalize_post;
+using lodestone::bench::scans_text_fields;
+using lodestone::bench::seconds_since;
 
 struct Options {
   std::vector<std::string> rules;
@@ -129,22 +148,6 @@ Options parse_options(int argc, char** argv) {
   return o;
 }
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// Runs f `repeat` times; the median of the wall times.
-template <class F>
-double median_seconds(int repeat, F&& f) {
-  std::vector<double> times;
-  for (int i = 0; i < repeat; ++i) {
-    const auto t = Clock::now();
-    f();
-    times.push_back(seconds_since(t));
-  }
-  std::sort(times.begin(), times.end());
-  const size_t n = times.size();
-  return n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
-}
-
 // One scanned buffer: a field of a post normalized in one form.
 struct Buffer {
   std::string text;
@@ -160,6 +163,7 @@ struct JoinedField {
 // Everything read and derived before timing.
 struct Corpus {
   std::vector<Post> posts;
+  std::vector<std::string> lines;  // the JSONL lines the posts came from, for the hand-built peer
   uint64_t input_bytes = 0;  // lines + newlines, as `lodestone scan --stats`
   std::vector<Buffer> buffers;
   uint64_t normalized_bytes = 0;
@@ -182,6 +186,7 @@ bool read_posts(const std::string& path, Corpus& c) {
     switch (reader.parse_line(line, path, post, error)) {
       case lodestone::LineOutcome::kPost:
         c.posts.push_back(post);
+        c.lines.push_back(line);
         break;
       case lodestone::LineOutcome::kBlank:
         break;
@@ -194,47 +199,6 @@ bool read_posts(const std::string& path, Corpus& c) {
     std::printf("posts: %llu lines skipped (not JSON, not an object or no text)\n",
                 static_cast<unsigned long long>(skipped));
   return true;
-}
-
-// Whether Matcher::match scans this field (engine/matcher.cpp).
-bool scanned_field(const RuleSetData& d, bool scan_text_fields, const lodestone::PostField& f, int& id, bool& is_text) {
-  id = d.field_id(f.name);
-  is_text = !lodestone::is_metadata_field(f.name);
-  if (!(is_text && scan_text_fields) && id < 0) return false;
-  return !f.text.empty();
-}
-
-bool scans_text_fields(const RuleSetData& d) {
-  for (const auto& t : d.terms) {
-    if (t.scope.text_fields) return true;
-  }
-  return false;
-}
-
-// One post's fields, each form normalized as Matcher::match does (engine/matcher.cpp): the name form derived from
-// its base form with fold_names when the base form has a database too. Calls emit(form, text,
-// field_name, field_id, is_text) for each non-empty text.
-template <class Emit>
-void normalize_post(const RuleSetData& d, bool scan_text_fields, const Post& post,
-                    std::array<NormalizedText, kForms>& norm, Emit&& emit) {
-  const Normalizer& normalizer = Normalizer::instance();
-  for (const auto& f : post.fields()) {
-    int id = -1;
-    bool is_text = false;
-    if (!scanned_field(d, scan_text_fields, f, id, is_text)) continue;
-    for (int form = 0; form < kForms; ++form) {
-      if (!d.databases[form]) continue;
-      NormalizedText& nt = norm[form];
-      const int base = lodestone::base_form(form);
-      if (form != base && d.databases[base]) {
-        normalizer.fold_names(norm[base], nt);
-      } else {
-        normalizer.normalize(f.text, NormalizeOptions::from_form(form), nt);
-      }
-      if (nt.text.empty()) continue;
-      emit(form, nt.text, f.name, id, is_text);
-    }
-  }
 }
 
 void normalize_corpus(const RuleSetData& d, int peer_form, Corpus& c) {
@@ -261,21 +225,6 @@ void normalize_corpus(const RuleSetData& d, int peer_form, Corpus& c) {
                    });
     c.peer_bytes += peer.size();
   }
-}
-
-// The bytes of a literal pattern: rules/compiler.cpp's literal_expression() writes ASCII
-// punctuation and space as \xHH and every other byte as itself.
-std::string decode_literal(const std::string& expression) {
-  std::string out;
-  for (size_t i = 0; i < expression.size(); ++i) {
-    if (expression[i] == '\\' && i + 3 < expression.size() && expression[i + 1] == 'x') {
-      out += static_cast<char>(std::strtol(expression.substr(i + 2, 2).c_str(), nullptr, 16));
-      i += 3;
-    } else {
-      out += expression[i];
-    }
-  }
-  return out;
 }
 
 struct PeerTerms {
@@ -351,6 +300,142 @@ int count_match(unsigned int, unsigned long long, unsigned long long, unsigned i
   ++*static_cast<uint64_t*>(ctx);
   return 0;
 }
+
+// ---- The hand-built peer: simdjson, ICU, then RE2::Set or Hyperscan, timed end to end --------
+//
+// What a careful user would build by hand for Lodestone's job, paying for its own parsing and
+// normalizing inside the timed loop. Next to Lodestone's normalizer (text/normalizer.h) it
+//  - does steps 1-3 and 5: UTF-8 to UTF-16 with each invalid sequence as U+FFFD
+//    (u_strFromUTF8WithSub), ICU's NFKC_Casefold (Normalizer2::getNFKCCasefoldInstance(): NFKC,
+//    full case folding, Default_Ignorable_Code_Point characters dropped), then back to UTF-8 with
+//    every run of White_Space code points written as one space;
+//  - does not do step 4 (Traditional to Simplified) nor step 6 (the name form: apostrophes and
+//    initials dropped, other punctuation as a space, no space beside Han), so where the terms are in
+//    the name form it misses text Lodestone finds: "al qaida" is not in "al-qa'ida", "sa" not in "s.a.";
+//  - makes no offset maps (Lodestone makes them only for a post that alerts), and like the other
+//    peers finds substrings only: no word boundaries, no query, no alerts.
+// The fields it keeps are those the peer text joins (the ones Lodestone scans in the peer form),
+// in the order of the line, joined by " \x1f " as the peer text is.
+class IcuPeerText {
+ public:
+  explicit IcuPeerText(const std::map<std::string, JoinedField>& fields) {
+    for (const auto& [name, f] : fields) fields_.push_back(name);
+    UErrorCode status = U_ZERO_ERROR;
+    nfkc_casefold_ = icu::Normalizer2::getNFKCCasefoldInstance(status);
+    if (U_FAILURE(status)) {
+      std::fprintf(stderr, "bench_core: ICU has no NFKC_Casefold data: %s\n", u_errorName(status));
+      std::exit(2);
+    }
+  }
+
+  // The peer text of one JSONL line into `out`; false when the line is not a JSON object.
+  bool make(std::string_view line, std::string& out) {
+    out.clear();
+    padded_.reserve(line.size() + simdjson::SIMDJSON_PADDING);
+    padded_.assign(line);
+    simdjson::ondemand::document doc;
+    simdjson::ondemand::object object;
+    if (parser_.iterate(padded_.data(), padded_.size(), padded_.capacity()).get(doc) || doc.get_object().get(object))
+      return false;
+    for (auto field : object) {
+      std::string_view key;
+      simdjson::ondemand::value value;
+      if (field.unescaped_key().get(key) || field.value().get(value)) return false;
+      if (std::find(fields_.begin(), fields_.end(), key) == fields_.end()) continue;
+      std::string_view text;
+      if (value.get_string().get(text) || text.empty()) continue;  // not a string: not a field
+      if (!out.empty()) out += " \x1f ";
+      append_normalized(text, out);
+    }
+    return true;
+  }
+
+ private:
+  void append_normalized(std::string_view utf8, std::string& out) {
+    UErrorCode status = U_ZERO_ERROR;
+    utf16_.resize(utf8.size() + 1);  // never more UTF-16 units than UTF-8 bytes
+    int32_t length = 0;
+    u_strFromUTF8WithSub(utf16_.data(), static_cast<int32_t>(utf16_.size()), &length, utf8.data(),
+                         static_cast<int32_t>(utf8.size()), 0xFFFD, nullptr, &status);
+    const icu::UnicodeString source(false, utf16_.data(), length);  // a read-only alias, no copy
+    nfkc_casefold_->normalize(source, folded_, status);
+    if (U_FAILURE(status)) return;
+    // Back to UTF-8 with white-space runs folded, in one pass into room made up front (3 bytes
+    // a UTF-16 unit at most); ASCII, almost all of it, without a call per character.
+    const char16_t* s = folded_.getBuffer();
+    const int32_t n = folded_.length();
+    const size_t from = out.size();
+    out.resize(from + 3 * static_cast<size_t>(n));
+    char* w = out.data() + from;
+    bool in_space = false;
+    for (int32_t i = 0; i < n;) {
+      UChar32 c = s[i];
+      if (c < 0x80) {
+        ++i;
+        const bool space = c == ' ' || (c >= '\t' && c <= '\r');
+        if (space && in_space) continue;
+        *w++ = space ? ' ' : static_cast<char>(c);
+        in_space = space;
+        continue;
+      }
+      U16_NEXT(s, i, n, c);
+      if (u_isUWhiteSpace(c)) {
+        if (!in_space) *w++ = ' ';
+        in_space = true;
+        continue;
+      }
+      in_space = false;
+      int32_t k = 0;
+      U8_APPEND_UNSAFE(w, k, c);
+      w += k;
+    }
+    out.resize(static_cast<size_t>(w - out.data()));
+  }
+
+  std::vector<std::string> fields_;
+  const icu::Normalizer2* nfkc_casefold_ = nullptr;
+  simdjson::ondemand::parser parser_;
+  std::string padded_;
+  std::vector<UChar> utf16_;
+  icu::UnicodeString folded_;
+};
+
+// Every distinct literal term in one Hyperscan database (hs_compile_lit_multi: no escaping, no
+// flags, as the text is folded already), each term's id its index; null when it cannot compile.
+hs_database_t* compile_literal_terms(const std::vector<std::string>& terms, double& seconds) {
+  std::vector<const char*> expressions;
+  std::vector<size_t> lengths;
+  std::vector<unsigned> flags(terms.size(), 0);
+  std::vector<unsigned> ids;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    expressions.push_back(terms[i].data());
+    lengths.push_back(terms[i].size());
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  const auto started = Clock::now();
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* error = nullptr;
+  if (hs_compile_lit_multi(expressions.data(), flags.data(), ids.data(), lengths.data(),
+                           static_cast<unsigned>(terms.size()), HS_MODE_BLOCK, nullptr, &db, &error) != HS_SUCCESS) {
+    std::printf("hs_compile_lit_multi failed: %s\n", error && error->message ? error->message : "?");
+    hs_free_compile_error(error);
+    return nullptr;
+  }
+  seconds = seconds_since(started);
+  return db;
+}
+
+// Hyperscan's count of one text: every occurrence (Lodestone needs them all), and whether any.
+struct Occurrences {
+  uint64_t occurrences = 0;
+  uint64_t texts_with_one = 0;
+  void scan(const hs_database_t* db, hs_scratch_t* scratch, std::string_view text) {
+    uint64_t found = 0;
+    hs_scan(db, text.data(), static_cast<unsigned>(text.size()), 0, scratch, count_match, &found);
+    occurrences += found;
+    texts_with_one += found > 0;
+  }
+};
 
 // ---- Cross-check ----------------------------------------------------------------------------
 
@@ -741,6 +826,82 @@ int main(int argc, char** argv) {
       std::printf("MISMATCH: posts with any hit: RE2::Set %llu, naive %llu\n",
                   static_cast<unsigned long long>(re2_posts), static_cast<unsigned long long>(naive_posts));
     }
+  }
+
+  // Hyperscan as a peer: the same literal terms in one database, over the same peer text as
+  // RE2::Set (hs_peer), then the hand-built peer end to end (icu_prepare alone, then with RE2::Set
+  // and with Hyperscan): parsing and normalizing are timed, the cost of exactness beside the cost
+  // of speed.
+  if (!pt.terms.empty()) {
+    double compile_seconds = 0;
+    hs_database_t* literal_db = compile_literal_terms(pt.terms, compile_seconds);
+    hs_scratch_t* peer_scratch = nullptr;
+    if (literal_db && hs_alloc_scratch(literal_db, &peer_scratch) != HS_SUCCESS) {
+      std::fprintf(stderr, "bench_core: cannot allocate Hyperscan scratch\n");
+      return 2;
+    }
+    if (literal_db) {
+      Result rc;
+      rc.name = "hs_peer_compile";
+      rc.seconds = compile_seconds;
+      rc.hits = pt.terms.size();
+      results.push_back(rc);
+      Occurrences found;
+      const double s = median_seconds(opt.repeat, [&] {
+        found = {};
+        for (const auto& text : c.peer_texts) found.scan(literal_db, peer_scratch, text);
+      });
+      results.push_back(make_result("hs_peer", s, c, c.peer_bytes, found.texts_with_one));
+      results.back().extra = " occurrences=" + std::to_string(found.occurrences);
+      print_result(results.back(), "posts with a hit", "peer");
+      if (have_re2 && found.texts_with_one != re2_posts)
+        std::printf("MISMATCH: posts with any hit: RE2::Set %llu, Hyperscan %llu\n",
+                    static_cast<unsigned long long>(re2_posts),
+                    static_cast<unsigned long long>(found.texts_with_one));
+    }
+
+    IcuPeerText icu(c.joined_fields);
+    std::string text;
+    uint64_t unparsed = 0;
+    uint64_t icu_bytes = 0;
+    auto each_text = [&](auto&& match) {
+      unparsed = 0;
+      icu_bytes = 0;
+      for (const auto& line : c.lines) {
+        if (!icu.make(line, text)) {
+          ++unparsed;
+          continue;
+        }
+        icu_bytes += text.size();
+        match(std::string_view(text));
+      }
+    };
+    const double prepare_seconds = median_seconds(opt.repeat, [&] { each_text([](std::string_view) {}); });
+    results.push_back(make_result("icu_prepare", prepare_seconds, c, icu_bytes, c.lines.size() - unparsed));
+    print_result(results.back(), "posts parsed and normalized (simdjson + ICU, no matching)", "icu");
+    if (unparsed) std::printf("icu_prepare: %llu lines not parsed\n", static_cast<unsigned long long>(unparsed));
+    if (re2_set) {
+      std::vector<int> ids;
+      uint64_t posts = 0;
+      const double s = median_seconds(opt.repeat, [&] {
+        posts = 0;
+        each_text([&](std::string_view t) { posts += re2_set->Match(t, &ids); });
+      });
+      results.push_back(make_result("re2_set_icu", s, c, icu_bytes, posts));
+      print_result(results.back(), "posts with a hit", "icu");
+    }
+    if (literal_db) {
+      Occurrences found;
+      const double s = median_seconds(opt.repeat, [&] {
+        found = {};
+        each_text([&](std::string_view t) { found.scan(literal_db, peer_scratch, t); });
+      });
+      results.push_back(make_result("hs_icu", s, c, icu_bytes, found.texts_with_one));
+      results.back().extra = " occurrences=" + std::to_string(found.occurrences);
+      print_result(results.back(), "posts with a hit", "icu");
+    }
+    hs_free_scratch(peer_scratch);
+    hs_free_database(literal_db);
   }
 
   CrosscheckResult cc;

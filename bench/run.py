@@ -9,10 +9,12 @@ Workloads (posts from ../shared/corpus, rule sets shipped or generated here):
   W4-100k  Reuters with 100,000 generated terms
 
 For each: the rule set's cold compile, warm start, database size and peak memory; `lodestone scan`
-end to end on 1 worker and on every core; the ceiling (Hyperscan alone and a memchr pass over the
-same normalized bytes, bench/core.cpp); the peers on the same terms and bytes (RE2::Set, naive
-find, pyahocorasick, grep -F -i, rg -F -i); a cross-check of the posts found; a stage breakdown
-from callgrind; then `lodestone watch` latency (bench/watch_latency.sh).
+end to end on 1 worker, on 2 and on every core; the ceiling (Hyperscan alone and a memchr pass over
+the same normalized bytes, bench/core.cpp); the peers on the same terms and bytes (RE2::Set,
+Hyperscan, naive find, pyahocorasick, grep -F -i, rg -F -i), and the hand-built peer that parses
+and normalizes in its timed loop (simdjson, ICU, then RE2::Set or Hyperscan); a cross-check of the
+posts found; a stage breakdown from callgrind; then `lodestone watch` latency
+(bench/watch_latency.sh).
 
 Options: --write puts the tables into bench/BENCHMARKS.md between its bench:begin/end markers.
 Environment: RUNS (timed repeats, median; default 3), SMOKE=1 (a slice of everything, no figures
@@ -38,6 +40,7 @@ SMOKE = os.environ.get("SMOKE") == "1"
 RUNS = 1 if SMOKE else int(os.environ.get("RUNS", "3"))
 PEER_TIMEOUT = 20 if SMOKE else 120  # seconds a peer command may take before it is stopped
 CORES = os.cpu_count() or 1
+WORKER_COUNTS = sorted({1, 2, CORES})  # `scan -j N` runs: 2 workers always, for the scaling row
 
 
 def log(msg):
@@ -168,8 +171,8 @@ def workload(name, rules, posts, tmp, stage_profile):
     w["warm_s"] = warm.wall
     w["warm_rss_mib"] = warm.rss_kib / 1024
 
-    # lodestone scan end to end, 1 worker and every core; --stats times the scan after the load.
-    for workers in (1, CORES):
+    # lodestone scan end to end on 1 worker, 2 and every core; --stats times the scan after the load.
+    for workers in WORKER_COUNTS:
         r = median_run([BIN, "scan", "--stats", "-j", str(workers), "--cache-dir", cache, "-r", rules, posts],
                        keep_stdout=False)
         if r.code not in (0, 1):
@@ -312,8 +315,9 @@ def tables(ws, latency, started):
     row("rule set", [f"{w['rules'] or '?'} rules, {w['terms']:,} literal terms" for w in ws])
     row("alerts", [f"{w['alerts']:,}" for w in ws])
     row("**lodestone scan, 1 worker** (MB/s)", [f"**{fmt(mbs(w, w['scan1_s']))}**" for w in ws])
-    row(f"lodestone scan, {CORES} workers (MB/s)", [fmt(mbs(w, w[f'scan{CORES}_s'])) for w in ws])
-    row(f"{CORES} workers / 1 worker", [fmt(ratio(w['scan1_s'], w[f'scan{CORES}_s']), 2, "×") for w in ws])
+    for n in WORKER_COUNTS[1:]:
+        row(f"lodestone scan, {n} workers (MB/s)", [fmt(mbs(w, w[f'scan{n}_s'])) for w in ws])
+        row(f"{n} workers / 1 worker", [fmt(ratio(w['scan1_s'], w[f'scan{n}_s']), 2, "×") for w in ws])
     row("posts/s, 1 worker", [fmt(w['posts'] / w['scan1_s'] if w['scan1_s'] else None, 0) for w in ws])
     row("Scanner in memory (normalize, match, evaluate; no I/O, no JSON)", [
         fmt(mbs(w, float(w['core']['scanner']['seconds'])) if 'scanner' in w['core'] else None) for w in ws])
@@ -327,21 +331,34 @@ def tables(ws, latency, started):
     L.append("")
     L.append(head)
     L.append(sep)
-    peer_rows = [("RE2::Set (in process)", lambda w: core_peer(w, "re2_set")),
-                 ("naive find per term (in process)", lambda w: core_peer(w, "naive")),
-                 ("Aho-Corasick (pyahocorasick)", lambda w: ext_peer(w, "Aho-Corasick (pyahocorasick)")),
-                 ("grep -F -i (LC_ALL=C, whole command)", lambda w: ext_peer(w, "grep -F -i")),
-                 ("rg -F -i (whole command)", lambda w: ext_peer(w, "rg -F -i"))]
-    for label, get in peer_rows:
+    # (label, short name for the posts row, the peer's (seconds, posts, why not)). Every peer is
+    # here, so "fastest peer" is the fastest of them all: the hand-built ones included.
+    peer_rows = [("RE2::Set (in process)", "RE2", lambda w: core_peer(w, "re2_set")),
+                 ("Hyperscan on the peer text (in process)", "HS", lambda w: core_peer(w, "hs_peer")),
+                 ("naive find per term (in process)", "naive", lambda w: core_peer(w, "naive")),
+                 ("Aho-Corasick (pyahocorasick)", "AC", lambda w: ext_peer(w, "Aho-Corasick (pyahocorasick)")),
+                 ("grep -F -i (LC_ALL=C, whole command)", "grep", lambda w: ext_peer(w, "grep -F -i")),
+                 ("rg -F -i (whole command)", "rg", lambda w: ext_peer(w, "rg -F -i")),
+                 ("hand-built: simdjson + ICU + RE2::Set (end to end, in process)", "ICU+RE2",
+                  lambda w: core_peer(w, "re2_set_icu")),
+                 ("hand-built: simdjson + ICU + Hyperscan (end to end, in process)", "ICU+HS",
+                  lambda w: core_peer(w, "hs_icu"))]
+    for label, _, get in peer_rows:
         key = label.split(" (")[0]
         row(f"{label} (MB/s)", [(fmt(mbs(w, get(w)[0])) + (f" ({w['peers'][key]['note']})" if w['peers'].get(key, {}).get('note') else ""))
                                 if get(w)[0] else get(w)[2] for w in ws])
+    row("hand-built, its parsing and ICU normalizing alone (MB/s)", [
+        fmt(mbs(w, core_peer(w, "icu_prepare")[0])) if core_peer(w, "icu_prepare")[0] else "–" for w in ws])
     row("**lodestone 1 worker / fastest peer**", [f"**{fmt(ratio(fastest(w, peer_rows)[0], w['scan1_s']), 2, '×')}** ({fastest(w, peer_rows)[1]})" for w in ws])
-    row("posts with a term (substring): RE2 / naive / AC / grep / rg", [
-        " / ".join(str(get(w)[1]) if get(w)[1] is not None else "–" for _, get in peer_rows) for w in ws])
+    row("lodestone 1 worker / fastest hand-built peer (both parse and normalize)", [
+        f"{fmt(ratio(fastest(w, peer_rows[-2:])[0], w['scan1_s']), 2, '×')} ({fastest(w, peer_rows[-2:])[1]})" for w in ws])
+    row("posts with a term (substring): " + " / ".join(short for _, short, _ in peer_rows), [
+        " / ".join(str(get(w)[1]) if get(w)[1] is not None else "–" for _, _, get in peer_rows) for w in ws])
     row("cross-check: literal-only rules compared, posts differing", [
         f"{w['crosscheck'].get('rules', '–')} rules, {w['crosscheck'].get('differ', '–')} differ" for w in ws])
     row("RE2::Set compile (s)", [fmt(float(w['core']['re2_compile']['seconds']), 2) if 're2_compile' in w['core'] else "–" for w in ws])
+    row("Hyperscan compile of the peer terms (hs_compile_lit_multi, s)", [
+        fmt(float(w['core']['hs_peer_compile']['seconds']), 2) if 'hs_peer_compile' in w['core'] else "–" for w in ws])
     L.append("")
     L.append("### Start-up and memory")
     L.append("")
@@ -392,7 +409,7 @@ def ext_peer(w, key):
 
 def fastest(w, peer_rows):
     best = (None, "none")
-    for label, get in peer_rows:
+    for label, _, get in peer_rows:
         s = get(w)[0]
         if s and (best[0] is None or s < best[0]):
             best = (s, label.split(" (")[0])
