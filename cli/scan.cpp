@@ -72,9 +72,6 @@ class Worker {
       text_file(chunk, result);
       return result;
     }
-    // Reserved at once, a chunk's output is not copied again and again as it grows: as large as
-    // the last chunk made per line, times this one.s lines.
-    //R result.out.reserve(out_per_line_ * chunk.ends.size());
     size_t begin = 0;
     for (size_t i = 0; i < chunk.ends.size(); ++i) {
       const std::string_view line(chunk.data.data() + begin, chunk.ends[i] - begin);
