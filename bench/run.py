@@ -234,7 +234,7 @@ STAGES = [  # (stage, regex on callgrind's "file:function [object]" of a functio
     ("hyperscan", r"libhs\.so"),
     ("hit callback", r"on_match|decode_utf8_(at|before)"),
     ("parse", r"simdjson|PostReader|Post::add_field|repair_utf8|Post::field"),
-    ("normalize", r"Normalizer|libicu"),
+    ("normalize", r"Normalizer|libicu|fold_names_ascii|ascii_blocks|copy_han_run|compact_store|classify_half"),
     ("evaluate", r"Evaluator::(holds|eval_node|near|term_occurs|term_hit_ok|excluded|count_entities|collect|add_occ|new_entity|start_post)|ScannerState::scan|Scanner::scan"),
     ("describe (matches, snippets)", r"Evaluator::describe|PostHits::mapped|step_back|step_forward|append_flat|for_each_hit"),
     ("alert ids (SHA-256)", r"alert_id|sha256|Sha256|SHA256|libcrypto|to_hex"),
