@@ -40,7 +40,7 @@ constexpr char kFieldSeparator = '\n';
 // match a '\n' nor tell a field's start or end from the separator, so scanning the fields joined
 // gives each field exactly the hits it gives alone: '.' stops at '\n'; \w, \d, \S, \h, \V, \N
 // and escaped punctuation never match it; \b and \B see the separator as the non-word edge they
-// see at a field's ends. Anything else that could (^, $, [^...], \s, \W, \D, \x.., \p{..}, ranges
+// see at a field's ends. Anything else that could (^, $, [^...], [[:space:]], \s, \W, \D, \x.., \p{..}, ranges
 // from an escaped control character, inline flags, \Q) keeps its form's fields scanned one by one.
 bool bounded_by_field(const std::string& regex) {
   bool in_class = false;  // inside [...], where \b is a backspace (a range from it could take '\n')
@@ -50,6 +50,7 @@ bool bounded_by_field(const std::string& regex) {
     if (c == '(' && i + 1 < regex.size() && regex[i + 1] == '?' && (i + 2 >= regex.size() || regex[i + 2] != ':')) {
       return false;
     }
+    if (c == '[' && i + 1 < regex.size() && regex[i + 1] == ':') return false;  // [[:space:]], [[:cntrl:]]
     if (c == '[') in_class = true;
     if (c == ']') in_class = false;
     if (c != '\\') continue;

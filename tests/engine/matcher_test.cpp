@@ -366,4 +366,12 @@ TEST_CASE("a regex that could cross fields or sees a field's start keeps each fi
   const auto spaced = hits_of(hits, pattern_of(*set, "/rare\\s+earth/"));
   REQUIRE(spaced.size() == 1);
   CHECK((spaced[0].slot == 1 && spaced[0].start == 7));
+
+  // A POSIX class alone in its form: [[:space:]] could match the separator too.
+  auto posix_set = lodestone::testing::rules("[[rule]]\nid = \"r\"\nmatch = '/rare[[:space:]]earth/'\n");
+  Matcher posix_matcher(posix_set->data());
+  REQUIRE(posix_matcher.match(p).ok());
+  const auto posix = hits_of(posix_matcher.hits(), pattern_of(*posix_set, "/rare[[:space:]]earth/"));
+  REQUIRE(posix.size() == 1);  // not "rare" at the title's end with "earth" at the body's start
+  CHECK((posix[0].slot == 1 && posix[0].start == 7));
 }
