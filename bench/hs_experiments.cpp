@@ -624,21 +624,7 @@ class Lab {
         expressions.push_back(t.data());
         lengths.push_back(t.size());
       }
-      const std::vector<unsigned> flags(ids.size(), 0);
-      hs_database_t* db = nullptr;
-      hs_compile_error_t* error = nullptr;
-      const auto started = Clock::now();
-      if (hs_compile_lit_multi(expressions.data(), flags.data(), ids.data(), lengths.data(),
-                               static_cast<unsigned>(ids.size()), HS_MODE_BLOCK, nullptr, &db, &error) != HS_SUCCESS) {
-        hs_free_compile_error(error);
-        e.skipped = true;
-        return;
-      }
-      e.compile_seconds += seconds_since(started);
-      grow_scratch(db);
-      ++e.database_count;
-      e.database_bytes += database_bytes(db);
-      e.databases[form].emplace_back(db);
+      if (!add_literal_database(e, form, expressions, lengths, ids)) return;
     }
     reversed_.clear();
     for (const Buffer& b : c_.buffers) reversed_.emplace_back(b.text.rbegin(), b.text.rend());
@@ -652,6 +638,28 @@ class Lab {
       }
       return hits;
     };
+  }
+
+  // Compiles plain literals (no flags, block mode) into one database of `form` for experiment e,
+  // counting its compile time and size; false, with e skipped, when Hyperscan refuses them.
+  bool add_literal_database(Experiment& e, int form, const std::vector<const char*>& expressions,
+                            const std::vector<size_t>& lengths, const std::vector<unsigned>& ids) {
+    const std::vector<unsigned> flags(ids.size(), 0);
+    hs_database_t* db = nullptr;
+    hs_compile_error_t* error = nullptr;
+    const auto started = Clock::now();
+    if (hs_compile_lit_multi(expressions.data(), flags.data(), ids.data(), lengths.data(),
+                             static_cast<unsigned>(ids.size()), HS_MODE_BLOCK, nullptr, &db, &error) != HS_SUCCESS) {
+      hs_free_compile_error(error);
+      e.skipped = true;
+      return false;
+    }
+    e.compile_seconds += seconds_since(started);
+    grow_scratch(db);
+    ++e.database_count;
+    e.database_bytes += database_bytes(db);
+    e.databases[form].emplace_back(db);
+    return true;
   }
 
   // A literal whose last 8 bytes `shared` or more literals share is cut before its last word
@@ -684,25 +692,11 @@ class Lab {
       if (keys.empty()) continue;
       std::vector<const char*> expressions;
       std::vector<size_t> lengths;
-      const std::vector<unsigned> flags(keys.size(), 0);
       for (uint32_t k : keys) {
         expressions.push_back(cut[k].key.data());
         lengths.push_back(cut[k].key.size());
       }
-      hs_database_t* db = nullptr;
-      hs_compile_error_t* error = nullptr;
-      const auto started = Clock::now();
-      if (hs_compile_lit_multi(expressions.data(), flags.data(), keys.data(), lengths.data(),
-                               static_cast<unsigned>(keys.size()), HS_MODE_BLOCK, nullptr, &db, &error) != HS_SUCCESS) {
-        hs_free_compile_error(error);
-        e.skipped = true;
-        return;
-      }
-      e.compile_seconds += seconds_since(started);
-      grow_scratch(db);
-      ++e.database_count;
-      e.database_bytes += database_bytes(db);
-      e.databases[form].emplace_back(db);
+      if (!add_literal_database(e, form, expressions, lengths, keys)) return;
     }
     e.note += " (" + std::to_string(cut.size()) + " keys)";
     e.pass = [this, &e, keys = &cut] {
