@@ -387,9 +387,9 @@ constexpr std::array<uint64_t, 256> kCompact = [] {
     const __m128i shuffle = _mm_set_epi64x(static_cast<long long>(kCompact[m1] + 0x0808080808080808ULL),
                                            static_cast<long long>(kCompact[m0]));
     const __m128i packed = _mm_shuffle_epi8(halves[h], shuffle);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + w), packed);
+    _mm_storeu_si64(dst + w, packed);
     w += static_cast<size_t>(__builtin_popcount(m0));
-    _mm_storeh_pd(reinterpret_cast<double*>(dst + w), _mm_castsi128_pd(packed));
+    _mm_storeu_si64(dst + w, _mm_unpackhi_epi64(packed, packed));
     w += static_cast<size_t>(__builtin_popcount(m1));
   }
   return w;
