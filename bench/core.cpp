@@ -209,7 +209,10 @@ void normalize_corpus(const RuleSetData& d, int peer_form, Corpus& c) {
     std::string& peer = c.peer_texts[p];
     normalize_post(d, text_fields, c.posts[p], norm,
                    [&](int form, const std::string& text, const std::string& name, int id, bool is_text) {
-                     c.buffers.push_back({text, static_cast<uint8_t>(form)});
+                     // A form whose database holds its literals reversed is scanned reversed,
+                     // as Matcher::match does (reversing is not timed here).
+                     c.buffers.push_back({d.reversed[form] ? std::string(text.rbegin(), text.rend()) : text,
+                                          static_cast<uint8_t>(form)});
                      c.normalized_bytes += text.size();
                      if (form != peer_form) return;
                      if (!peer.empty()) peer += " \x1f ";

@@ -13,6 +13,8 @@
 //     built other ways (hs_compile_lit_multi, no HS_FLAG_UTF8, HS_FLAG_SINGLEMATCH, streaming and
 //     vectored modes), split into two databases per form (the short literals or the most frequent
 //     ones alone, each buffer scanned by both), each half alone, and random shares of the patterns.
+// A name form of many literals is loaded reversed (RuleSetData::reversed) and scanned over its
+// text reversed, as Matcher::match does; every other way here builds the patterns forward.
 // A row whose hits differ from the loaded databases' says so: SINGLEMATCH reports a pattern once
 // per buffer, and a half alone finds only its own patterns.
 //
@@ -117,6 +119,10 @@ struct Buffer {
   std::string text;
   uint8_t form;
   uint32_t post;
+  std::string reversed;  // the text reversed when the loaded database of its form is (else empty)
+  // What the rule set's own (loaded) database of the form scans: Matcher::match reverses the text
+  // of a form whose database holds its literals reversed (RuleSetData::reversed).
+  const std::string& as_loaded() const { return reversed.empty() ? text : reversed; }
 };
 
 struct Corpus {
@@ -141,7 +147,9 @@ bool read_corpus(const std::string& path, const RuleSetData& d, Corpus& c) {
     lodestone::bench::normalize_post(d, text_fields, post, norm,
                                      [&](int form, const std::string& text, const std::string&, int, bool) {
                                        c.buffers.push_back({text, static_cast<uint8_t>(form),
-                                                            static_cast<uint32_t>(c.posts)});
+                                                            static_cast<uint32_t>(c.posts),
+                                                            d.reversed[form] ? std::string(text.rbegin(), text.rend())
+                                                                             : std::string()});
                                        c.normalized_bytes += text.size();
                                      });
     ++c.posts;
@@ -158,7 +166,7 @@ using Database = std::unique_ptr<hs_database_t, DatabaseFree>;
 
 // How to build a database from some of a form's patterns.
 enum class Build {
-  kAsLodestone,   // hs_compile_multi, escaped literals with HS_FLAG_UTF8 (rules/compiler.cpp)
+  kAsLodestone,   // hs_compile_multi, escaped literals with HS_FLAG_UTF8 (rules/compiler.cpp, a form read forward)
   kNoUtf8,        // the same without HS_FLAG_UTF8 on literals
   kSingleMatch,   // the same with HS_FLAG_SINGLEMATCH on literals
   kLiteralMulti,  // hs_compile_lit_multi over the decoded bytes (literals only)
@@ -271,7 +279,7 @@ std::vector<uint64_t> pattern_hits(const RuleSetData& d, const Corpus& c, hs_scr
   for (const Buffer& b : c.buffers) {
     Ctx ctx{&hits, &per_post[b.post]};
     hs_scan(
-        d.databases[b.form], b.text.data(), static_cast<unsigned>(b.text.size()), 0, scratch,
+        d.databases[b.form], b.as_loaded().data(), static_cast<unsigned>(b.as_loaded().size()), 0, scratch,
         [](unsigned int id, unsigned long long, unsigned long long, unsigned int, void* p) {
           auto& x = *static_cast<Ctx*>(p);
           ++(*x.hits)[id];
@@ -517,7 +525,7 @@ class Lab {
     e.pass = [this, callback] {
       uint64_t hits = 0;
       for (const Buffer& b : c_.buffers) {
-        hs_scan(d_.databases[b.form], b.text.data(), static_cast<unsigned>(b.text.size()), 0, scratch_, callback,
+        hs_scan(d_.databases[b.form], b.as_loaded().data(), static_cast<unsigned>(b.as_loaded().size()), 0, scratch_, callback,
                 &hits);
       }
       return hits;
@@ -532,7 +540,7 @@ class Lab {
       uint64_t hits = 0;
       for (const Buffer& b : c_.buffers) {
         if (b.form != form) continue;
-        hs_scan(d_.databases[form], b.text.data(), static_cast<unsigned>(b.text.size()), 0, scratch_, count_hit,
+        hs_scan(d_.databases[form], b.as_loaded().data(), static_cast<unsigned>(b.as_loaded().size()), 0, scratch_, count_hit,
                 &hits);
       }
       return hits;
@@ -547,9 +555,9 @@ class Lab {
       h.d = &d_;
       uint64_t hits = 0;
       for (const Buffer& b : c_.buffers) {
-        h.text = &b.text;
+        h.text = &b.as_loaded();
         h.hits.clear();
-        hs_scan(d_.databases[b.form], b.text.data(), static_cast<unsigned>(b.text.size()), 0, scratch_, store_hit,
+        hs_scan(d_.databases[b.form], b.as_loaded().data(), static_cast<unsigned>(b.as_loaded().size()), 0, scratch_, store_hit,
                 &h);
         hits += h.hits.size();
       }
@@ -702,7 +710,7 @@ class Lab {
     e.pass = [this, &e, keys = &cut] {
       CutHits h{keys, nullptr, 0};
       for (const Buffer& b : c_.buffers) {
-        h.text = &b.text;
+        h.text = &b.as_loaded();
         for (const Database& db : e.databases[b.form]) {
           hs_scan(db.get(), b.text.data(), static_cast<unsigned>(b.text.size()), 0, scratch_, check_cut, &h);
         }

@@ -91,15 +91,24 @@ int Matcher::on_match(unsigned int id, unsigned long long from, unsigned long lo
   Matcher& m = *static_cast<Matcher*>(ctx);
   PostHits& h = m.hits_;
   const compiled::Pattern& p = m.rules_.patterns[id];
-  uint32_t start = hit_start(p, from, to);
-  auto end = static_cast<uint32_t>(to);
+  uint32_t start = 0;
+  uint32_t end = 0;
+  if (m.reversed_scan_) {
+    // The literal's reversed bytes end at `to` of the reversed text: its own bytes start where
+    // they end there, counted from the other end.
+    start = static_cast<uint32_t>(m.joined_.size() - to);
+    end = start + p.literal_bytes;
+  } else {
+    start = hit_start(p, from, to);
+    end = static_cast<uint32_t>(to);
+  }
   uint32_t slot = m.current_slot_;
   if (m.joined_scan_) {
     // The slot whose text holds the hit: the last that starts at or before it (a hit never
     // crosses a separator, so it ends in the same slot). Posts have a few fields: a linear walk.
     while (m.slot_start_[slot + 1] <= start) ++slot;
     while (m.slot_start_[slot] > start) --slot;
-    m.current_slot_ = slot;  // hits come in order of their end: the next is likely here too
+    m.current_slot_ = slot;  // hits come in order of their end (or start): the next is likely here too
     start -= m.slot_start_[slot];
     end -= m.slot_start_[slot];
   }
@@ -170,7 +179,7 @@ Result<void> Matcher::match(const Post& post) {
   }
   for (int form = 0; form < compiled::kForms; ++form) {
     if (!rules_.databases[form] || h.slot_count_ == 0) continue;
-    if (joinable_[form] && h.slot_count_ > 1) {
+    if (joinable_[form] && (h.slot_count_ > 1 || rules_.reversed[form])) {
       // on_match never stops a scan, so HS_SCAN_TERMINATED does not happen; any other code means
       // the hits are incomplete, and a post that silently raised fewer alerts would be wrong.
       const hs_error_t rc = scan_joined(form);
@@ -190,17 +199,30 @@ Result<void> Matcher::match(const Post& post) {
 
 hs_error_t Matcher::scan_joined(int form) {
   const PostHits& h = hits_;
-  joined_.clear();
   slot_start_.clear();
+  size_t size = 0;
   for (uint32_t s = 0; s < h.slot_count_; ++s) {
-    if (s > 0) joined_ += kFieldSeparator;
-    slot_start_.push_back(static_cast<uint32_t>(joined_.size()));
-    joined_ += h.slots_[s].norm[form].text;
+    size += s > 0;  // the separator
+    slot_start_.push_back(static_cast<uint32_t>(size));
+    size += h.slots_[s].norm[form].text.size();
   }
-  slot_start_.push_back(static_cast<uint32_t>(joined_.size()) + 1);  // the end, as if a separator followed
+  slot_start_.push_back(static_cast<uint32_t>(size) + 1);  // the end, as if a separator followed
+  joined_.resize(size);
+  reversed_scan_ = rules_.reversed[form];
+  for (uint32_t s = 0; s < h.slot_count_; ++s) {
+    const std::string& text = h.slots_[s].norm[form].text;
+    if (reversed_scan_) {
+      // The joined text read from its end: the slot's bytes end where its forward copy starts.
+      std::reverse_copy(text.begin(), text.end(), joined_.end() - slot_start_[s] - text.size());
+      if (s > 0) joined_[size - slot_start_[s]] = kFieldSeparator;
+    } else {
+      std::copy(text.begin(), text.end(), joined_.begin() + slot_start_[s]);
+      if (s > 0) joined_[slot_start_[s] - 1] = kFieldSeparator;
+    }
+  }
   current_form_ = form;
   joined_scan_ = true;
-  current_slot_ = 0;
+  current_slot_ = reversed_scan_ ? h.slot_count_ - 1 : 0;  // where the first hit likely is
   return hs_scan(rules_.databases[form], joined_.data(), static_cast<unsigned>(joined_.size()), 0, scratch_.get(),
                  on_match, this);
 }
@@ -210,6 +232,7 @@ hs_error_t Matcher::scan_field(int form, uint32_t slot) {
   if (text.empty()) return HS_SUCCESS;
   current_form_ = form;
   joined_scan_ = false;
+  reversed_scan_ = false;  // a reversed form is always scanned joined
   current_slot_ = slot;
   return hs_scan(rules_.databases[form], text.data(), static_cast<unsigned>(text.size()), 0, scratch_.get(), on_match,
                  this);

@@ -1,7 +1,8 @@
 // Matcher: normalizes the fields of a post and scans them with the rule set's Hyperscan
 // databases, one per text form; PostHits is what it found, the read-only input of the Evaluator.
 // A form's fields are scanned together, joined by '\n' in one hs_scan call, when none of its
-// patterns can match across that separator; else one call per field.
+// patterns can match across that separator; else one call per field. A form whose database holds
+// its literals reversed (RuleSetData::reversed) is scanned joined and reversed.
 // One Matcher per Scanner, used by one thread at a time. Its buffers are cleared, never freed,
 // between posts, so matching does not allocate once warm.
 #pragma once
@@ -124,7 +125,8 @@ class Matcher {
   };
   static int on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags, void* ctx);
 
-  // Scans the post's fields of `form` in one call: their texts joined by '\n' into joined_.
+  // Scans the post's fields of `form` in one call: their texts joined by '\n' into joined_,
+  // reversed byte by byte when the form's database is (RuleSetData::reversed).
   hs_error_t scan_joined(int form);
   // Scans the text of `slot` of `form` alone.
   hs_error_t scan_field(int form, uint32_t slot);
@@ -136,14 +138,15 @@ class Matcher {
   std::array<bool, compiled::kForms> joinable_{};
   std::vector<uint32_t> rule_gen_;  // rule r is a candidate of this post when rule_gen_[r] == hits_.gen_
   bool scan_text_fields_ = false;   // some term's scope takes every text field
-  // The joined text of a form and where each slot's text starts in it (slot_start_[i] for slot
-  // i, then one past the end); reused post after post.
+  // The joined text of a form and where each slot's text starts in it, read forward (slot_start_[i]
+  // for slot i, then one past the end); reused post after post.
   std::string joined_;
   std::vector<uint32_t> slot_start_;
   // What is being scanned, for on_match: the form, and either one slot (joined_scan_ false) or
   // every slot of the post through slot_start_.
   int current_form_ = 0;
   bool joined_scan_ = false;
+  bool reversed_scan_ = false;  // joined_ is scanned reversed: hits are found by their start
   uint32_t current_slot_ = 0;
 };
 

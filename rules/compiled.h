@@ -131,6 +131,9 @@ struct RuleSetData {
   std::vector<uint32_t> pattern_terms;
 
   std::array<hs_database_t*, kForms> databases{};  // null for a form no rule uses
+  // Forms whose database holds its literals with their bytes reversed (a name form of many
+  // literals and no regex: rules/compiler.cpp says why); their text is scanned reversed too.
+  std::array<bool, kForms> reversed{};
 
   std::vector<EntityListInfo> entity_lists;
   LoadStats stats;

@@ -2,7 +2,10 @@
 // the Matcher alone: the hits, candidates and field texts it hands the Evaluator.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "engine/matcher.h"
@@ -374,4 +377,64 @@ TEST_CASE("a regex that could cross fields or sees a field's start keeps each fi
   const auto posix = hits_of(posix_matcher.hits(), pattern_of(*posix_set, "/rare[[:space:]]earth/"));
   REQUIRE(posix.size() == 1);  // not "rare" at the title's end with "earth" at the body's start
   CHECK((posix[0].slot == 1 && posix[0].start == 7));
+}
+
+TEST_CASE("a name form of a thousand names and more is scanned reversed, with every hit where it was", "[matcher]") {
+  // The same names, once among 1,100 (the name form's database then holds them reversed) and
+  // once alone (scanned forward): each gives the same hits, field by field and byte by byte.
+  const std::vector<std::string> names = {"Trading Company 1", "Trading Company 17", "貝森特", "Café Noir",
+                                          "Noir"};
+  auto toml_of = [&](int padding) {
+    std::string toml = "[[entity]]\nid = \"e\"\nname = \"Scott Bessent\"\naliases = [";
+    for (const auto& n : names) toml += "\"" + n + "\", ";
+    for (int i = 0; i < padding; ++i) toml += "\"Holding " + std::to_string(i) + " Limited\", ";
+    return toml + "]\n[[rule]]\nid = \"r\"\nmatch = '@e'\n";
+  };
+  auto many = lodestone::testing::rules(toml_of(1100));
+  auto few = lodestone::testing::rules(toml_of(0));
+  const int name_form = kFolded | lodestone::NormalizeOptions::kNameFormBit;
+  REQUIRE(many->data().databases[name_form]);
+  CHECK(many->data().reversed[name_form]);
+  CHECK_FALSE(few->data().reversed[name_form]);
+  CHECK_FALSE(many->data().reversed[kFolded]);
+
+  const auto p = lodestone::testing::post({{"title", "Trading Company 17 and 貝森特"},
+                                           {"body", "SCOTT BESSENT met trading-company 1; CAFÉ NOIR. Holding 7 Limited"},
+                                           {"summary", "noir"}});
+  Matcher many_matcher(many->data());
+  Matcher few_matcher(few->data());
+  REQUIRE(many_matcher.match(p).ok());
+  REQUIRE(few_matcher.match(p).ok());
+  auto sorted_hits = [](const lodestone::RuleSet& set, const PostHits& hits, std::string_view name) {
+    auto found = hits_of(hits, pattern_of(set, name));
+    std::sort(found.begin(), found.end(), [](const Hit& a, const Hit& b) {
+      return std::tie(a.slot, a.start, a.end) < std::tie(b.slot, b.start, b.end);
+    });
+    return found;
+  };
+  for (std::string_view name : {"Scott Bessent", "Trading Company 1", "Trading Company 17", "貝森特", "Café Noir", "Noir"}) {
+    INFO(name);
+    const auto reversed = sorted_hits(*many, many_matcher.hits(), name);
+    const auto forward = sorted_hits(*few, few_matcher.hits(), name);
+    REQUIRE(reversed.size() == forward.size());
+    CHECK_FALSE(reversed.empty());
+    for (size_t i = 0; i < reversed.size(); ++i) {
+      CHECK(reversed[i].slot == forward[i].slot);
+      CHECK(reversed[i].start == forward[i].start);
+      CHECK(reversed[i].end == forward[i].end);
+      CHECK(reversed[i].prev_word == forward[i].prev_word);
+      CHECK(reversed[i].next_word == forward[i].next_word);
+      // The bytes the hit covers are the name's, in its own field's text.
+      const std::string& text = many_matcher.hits().slot(reversed[i].slot).norm[name_form].text;
+      CHECK(text.substr(reversed[i].start, reversed[i].end - reversed[i].start) ==
+            lodestone::Normalizer::instance().normalize(std::string(name), lodestone::NormalizeOptions::from_form(name_form)));
+    }
+  }
+  // "Trading Company 1" inside "trading company 17": found, with a word character after it.
+  const auto inside = sorted_hits(*many, many_matcher.hits(), "Trading Company 1");
+  REQUIRE(inside.size() == 2);
+  CHECK((inside[0].slot == 0 && inside[0].start == 0 && inside[0].next_word));
+  CHECK((inside[1].slot == 1 && !inside[1].next_word));
+  CHECK(sorted_hits(*many, many_matcher.hits(), "Holding 7 Limited").size() == 1);
+  CHECK(lodestone::testing::alerting(many, p) == std::vector<std::string>{"r"});
 }
