@@ -56,21 +56,24 @@ std::string place_text(const SourcePlace& p) {
   return p.file + ":" + std::to_string(p.line) + ":" + std::to_string(p.column);
 }
 
+// Appends byte c to a Hyperscan expression: as itself when it is a letter or a digit (or, with
+// `high_bytes_plain`, 0x80 and above), else as \xHH.
+void append_expression_byte(std::string& out, unsigned char c, bool high_bytes_plain) {
+  static const char kHex[] = "0123456789abcdef";
+  if ((high_bytes_plain && c >= 0x80) || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+    out += static_cast<char>(c);
+  } else {
+    out += "\\x";
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+}
+
 // Escapes a normalized literal for Hyperscan: ASCII punctuation and space as \xHH (which, under
 // HS_FLAG_UTF8, names the code point U+00HH), everything else as its own UTF-8 bytes.
 std::string literal_expression(const std::string& text) {
-  static const char kHex[] = "0123456789abcdef";
   std::string out;
-  for (unsigned char c : text) {
-    bool plain = c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (plain) {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
+  for (unsigned char c : text) append_expression_byte(out, c, /*high_bytes_plain=*/true);
   return out;
 }
 
@@ -78,25 +81,18 @@ std::string literal_expression(const std::string& text) {
 // without HS_FLAG_UTF8 (the reversed bytes are not UTF-8): every byte but a letter or digit as
 // \xHH, which then names the byte itself.
 std::string reversed_literal_expression(const std::string& expression) {
-  static const char kHex[] = "0123456789abcdef";
   const auto hex_value = [](char h) { return h <= '9' ? h - '0' : h - 'a' + 10; };
   std::string out;
   out.reserve(4 * expression.size());
   // literal_expression's output read from its end: an escape \xHH ends in two hex digits, a plain
   // byte is a letter, a digit or a byte of 0x80 and above.
   for (size_t i = expression.size(); i > 0;) {
-    unsigned c = static_cast<unsigned char>(expression[--i]);
+    auto c = static_cast<unsigned char>(expression[--i]);
     if (i >= 3 && expression[i - 3] == '\\' && expression[i - 2] == 'x') {
-      c = static_cast<unsigned>(hex_value(expression[i - 1]) * 16 + hex_value(expression[i]));
+      c = static_cast<unsigned char>(hex_value(expression[i - 1]) * 16 + hex_value(expression[i]));
       i -= 3;
     }
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
+    append_expression_byte(out, c, /*high_bytes_plain=*/false);
   }
   return out;
 }
