@@ -115,7 +115,7 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
       TableReader section(source, diags, *t, "[lodestone]",
                           {"rules", "cache_dir", "compile_time_limit", "compile_memory_limit", "state", "workers",
                            "queue", "admin", "log_level", "log_format", "notify", "retention", "shutdown_deadline",
-                           "watch_rules"});
+                           "watch_rules", "forward", "forward_stream", "forward_maxlen"});
       std::vector<Located> globs;
       section.strings("rules", globs, true);
       for (const auto& g : globs) config.rules.push_back(resolve(g.value));
@@ -208,6 +208,31 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
         }
       }
       section.boolean("watch_rules", config.watch_rules);
+      if (section.string("forward", value)) {
+        Result<std::string> url = expand_env(value.value);
+        if (!url) {
+          source.error(diags, "bad-value", value.place, "forward: " + url.error());
+        } else if (!url->starts_with("redis://") && !url->starts_with("unix://")) {
+          source.error(diags, "bad-value", value.place,
+                       "forward must be a Redis URL: redis://host:port/db or unix:///path/to/redis.sock");
+        } else {
+          config.forward = *url;
+        }
+      }
+      if (section.string("forward_stream", value)) {
+        if (value.value.empty()) {
+          source.error(diags, "bad-value", value.place, "forward_stream must name a stream");
+        } else {
+          config.forward_stream = value.value;
+        }
+      }
+      if (section.integer("forward_maxlen", number)) {
+        if (number < 1) {
+          source.error(diags, "bad-value", place(*section.get("forward_maxlen")), "forward_maxlen must be at least 1");
+        } else {
+          config.forward_maxlen = number;
+        }
+      }
     } else {
       top.type_error(*node, "lodestone", "a table");
     }
@@ -291,7 +316,7 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
   if (config.state.empty()) config.state = resolve("lodestone.db");
 
   if (diags.error_count() > errors) return std::nullopt;
-  if (config.rules.empty()) {
+  if (config.rules.empty() && config.forward.empty()) {
     diags.error("missing-key", {path, 0, 0}, "the config names no rules: add [lodestone] rules = [\"rules/*.toml\"]");
     return std::nullopt;
   }

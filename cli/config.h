@@ -43,6 +43,11 @@ struct Config {
   double retention = 30 * 86400;    // seconds a seen post key is kept
   double shutdown_deadline = 10;    // seconds in-flight deliveries get at shutdown
   bool watch_rules = true;          // reload when a rule file changes (SIGHUP always reloads)
+  // Collector mode (docs/scale-out.md): the sources' posts are XADDed to this Redis stream
+  // instead of matched. Empty: match them here.
+  std::string forward;                       // redis://host:port/db or unix:///path; ${ENV} expanded
+  std::string forward_stream = "lodestone:posts";
+  int64_t forward_maxlen = 1000000;          // XADD MAXLEN ~
 
   std::vector<SourceConfig> sources;
   std::vector<NotifierConfig> notifiers;

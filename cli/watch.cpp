@@ -186,20 +186,43 @@ int run_watch(const WatchOptions& given) {
   for (const auto& n : config->notifiers) notifier_names.push_back(n.name);
 
   Metrics metrics;
-  std::string why;
-  auto rules = load_watch_rules(paths, load, notifier_names, why);
-  if (!rules) {
-    spdlog::critical("no rules loaded: {}", why);
-    return 1;
+  // Collector mode (docs/scale-out.md): the sources' posts go to a Redis stream, unmatched; the
+  // matchers reading it load the rules and deliver the alerts.
+  const bool collector = !config->forward.empty();
+  std::unique_ptr<ForwardSink> forward;
+  std::shared_ptr<const RuleSet> rules;
+  if (collector) {
+    ForwardOptions forward_options;
+    forward_options.url = config->forward;
+    forward_options.stream = config->forward_stream;
+    forward_options.maxlen = config->forward_maxlen;
+    auto made = make_forward_sink(forward_options, *store, metrics);
+    if (!made) {
+      spdlog::critical("{}", made.error());
+      return 2;
+    }
+    forward = std::move(*made);
+    if (!config->notifiers.empty()) {
+      spdlog::warn("collector mode: the {} [[notifier]] of the config send nothing here (the matchers deliver)",
+                   config->notifiers.size());
+    }
+    spdlog::info("collector: forwarding every new post to {}", forward->shown());
+  } else {
+    std::string why;
+    rules = load_watch_rules(paths, load, notifier_names, why);
+    if (!rules) {
+      spdlog::critical("no rules loaded: {}", why);
+      return 1;
+    }
+    metrics.set_rules(rules->rule_count(), true, "");
+    spdlog::info("loaded {} rules ({} patterns) from {} files", rules->rule_count(), rules->pattern_count(),
+                 rules->file_count());
   }
-  metrics.set_rules(rules->rule_count(), true, "");
-  spdlog::info("loaded {} rules ({} patterns) from {} files", rules->rule_count(), rules->pattern_count(),
-               rules->file_count());
 
   // Notifiers and their dispatchers.
   std::vector<std::unique_ptr<Notifier>> notifiers;
   std::vector<std::unique_ptr<Dispatcher>> dispatchers;
-  for (const auto& n : config->notifiers) {
+  for (const auto& n : collector ? std::vector<NotifierConfig>{} : config->notifiers) {
     auto notifier = find_notifier_kind(n.type)->make(n.name, n.values);
     if (!notifier) {
       spdlog::critical("notifier '{}': {}", n.name, notifier.error());
@@ -208,19 +231,30 @@ int run_watch(const WatchOptions& given) {
     dispatchers.push_back(std::make_unique<Dispatcher>(**notifier, *store, metrics, n.retry));
     notifiers.push_back(std::move(*notifier));
   }
-  if (notifiers.empty()) spdlog::warn("the config defines no [[notifier]]: alerts are stored, and sent nowhere");
+  if (notifiers.empty() && !collector) {
+    spdlog::warn("the config defines no [[notifier]]: alerts are stored, and sent nowhere");
+  }
 
   PipelineOptions pipeline_options;
   pipeline_options.workers =
       config->workers > 0 ? static_cast<size_t>(config->workers) : std::max(1u, std::thread::hardware_concurrency());
   pipeline_options.queue_posts = static_cast<size_t>(config->queue);
   pipeline_options.default_notifiers = config->notify;
-  Pipeline pipeline(pipeline_options, *store, metrics, rules);
-  pipeline.set_on_alerts([&] {
-    for (auto& d : dispatchers) d->wake();
-  });
+  std::unique_ptr<Pipeline> pipeline;
+  if (!collector) {
+    pipeline = std::make_unique<Pipeline>(pipeline_options, *store, metrics, rules);
+    pipeline->set_on_alerts([&] {
+      for (auto& d : dispatchers) d->wake();
+    });
+  }
+  PostSink& sink = collector ? static_cast<PostSink&>(*forward) : *pipeline;
+  // Stops what takes posts: no batch is taken after this returns.
+  auto drain = [&] {
+    if (pipeline) pipeline->drain();
+    if (forward) forward->drain();
+  };
   for (auto& d : dispatchers) d->start();
-  pipeline.start();
+  if (pipeline) pipeline->start();
 
   // Sources, each on its thread.
   std::vector<std::unique_ptr<SourceRun>> sources;
@@ -228,7 +262,7 @@ int run_watch(const WatchOptions& given) {
     auto source = find_source_kind(s.type)->make(s.name, s.values, config->base, store.get());
     if (!source) {
       spdlog::critical("source '{}': {}", s.name, source.error());
-      pipeline.drain();
+      drain();
       for (auto& d : dispatchers) d->stop(0);
       return 2;
     }
@@ -238,8 +272,8 @@ int run_watch(const WatchOptions& given) {
   }
   for (auto& r : sources) {
     SourceRun* run = r.get();
-    run->thread = std::thread([run, &pipeline] {
-      const Result<void> ran = run->source->run(pipeline);
+    run->thread = std::thread([run, &sink] {
+      const Result<void> ran = run->source->run(sink);
       std::lock_guard lock(run->mutex);
       if (!ran) {
         spdlog::error("source '{}' stopped: {}", run->source->name(), ran.error());
@@ -258,7 +292,7 @@ int run_watch(const WatchOptions& given) {
   // The gauges are called on the admin server's threads until admin.stop().
   admin_options.gauges = [&] {
     Metrics::Gauges g;
-    g.queue_depth = pipeline.queue_depth();
+    g.queue_depth = pipeline ? pipeline->queue_depth() : 0;
     try {
       for (const auto& c : store->delivery_counts()) {
         g.deliveries_by_state.emplace_back(c.notifier, std::string(to_string(c.state)), c.count);
@@ -267,8 +301,21 @@ int run_watch(const WatchOptions& given) {
       spdlog::warn("metrics: {}", e.what());
     }
     for (auto& r : sources) {
-      std::lock_guard lock(r->mutex);
-      g.source_states.emplace_back(r->source->name(), r->state);
+      std::string state;
+      {
+        std::lock_guard lock(r->mutex);
+        state = r->state;
+      }
+      if (state == "running") {
+        if (const SourceHealth health = r->source->health(); !health.up) state = "down: " + health.reason;
+      }
+      g.source_states.emplace_back(r->source->name(), state);
+      r->source->collect_metrics(g.extra);
+    }
+    if (forward) {
+      const SourceHealth health = forward->health();
+      g.source_states.emplace_back("forward", health.up ? "running" : "down: " + health.reason);
+      forward->collect_metrics(g.extra);
     }
     return g;
   };
@@ -278,7 +325,7 @@ int run_watch(const WatchOptions& given) {
       spdlog::critical("admin: {}", started.error());
       for (auto& r : sources) r->source->stop();
       for (auto& r : sources) r->thread.join();
-      pipeline.drain();
+      drain();
       for (auto& d : dispatchers) d->stop(0);
       return 2;
     }
@@ -286,21 +333,29 @@ int run_watch(const WatchOptions& given) {
   }
 
   RuleWatcher rule_watcher;
-  if (config->watch_rules) rule_watcher.watch(paths, rules.get());
-  spdlog::info("watching: {} sources, {} notifiers, {} workers, state {}", sources.size(), notifiers.size(),
-               pipeline_options.workers, config->state);
+  if (config->watch_rules && !collector) rule_watcher.watch(paths, rules.get());
+  if (collector) {
+    spdlog::info("collecting: {} sources, forwarding to {}, state {}", sources.size(), forward->shown(), config->state);
+  } else {
+    spdlog::info("watching: {} sources, {} notifiers, {} workers, state {}", sources.size(), notifiers.size(),
+                 pipeline_options.workers, config->state);
+  }
 
   auto reload = [&](const char* why_reload) {
+    if (!pipeline) {
+      spdlog::info("{}: a collector loads no rules", why_reload);
+      return;
+    }
     spdlog::info("reloading rules ({})", why_reload);
     std::string reason;
     auto next = load_watch_rules(paths, load, notifier_names, reason);
     metrics.add_reload(next != nullptr);
     if (!next) {
-      spdlog::error("reload failed; the previous {} rules keep running: {}", pipeline.rules()->rule_count(), reason);
-      metrics.set_rules(pipeline.rules()->rule_count(), false, reason);
+      spdlog::error("reload failed; the previous {} rules keep running: {}", pipeline->rules()->rule_count(), reason);
+      metrics.set_rules(pipeline->rules()->rule_count(), false, reason);
       return;
     }
-    pipeline.set_rules(next);
+    pipeline->set_rules(next);
     metrics.set_rules(next->rule_count(), true, "");
     if (config->watch_rules) rule_watcher.watch(paths, next.get());
     spdlog::info("reloaded: {} rules ({} patterns)", next->rule_count(), next->pattern_count());
@@ -332,7 +387,7 @@ int run_watch(const WatchOptions& given) {
       reload_due = -1;
       reload("a rule file changed");
     }
-    pipeline.flush_throttle(now);
+    if (pipeline) pipeline->flush_throttle(now);
     if (now - last_prune > 3600 * 1000) {
       last_prune = now;
       try {
@@ -349,7 +404,7 @@ int run_watch(const WatchOptions& given) {
   admin.set_ready(false);
   for (auto& r : sources) r->source->stop();
   for (auto& r : sources) r->thread.join();
-  pipeline.drain();
+  drain();
   for (auto& d : dispatchers) d->stop(config->shutdown_deadline);
   admin.stop();
   try {

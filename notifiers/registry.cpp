@@ -12,7 +12,8 @@ namespace lodestone {
   X(LODESTONE_NOTIFIER_WEBHOOK, webhook_notifier_kind) \
   X(LODESTONE_NOTIFIER_EMAIL, email_notifier_kind)     \
   X(LODESTONE_NOTIFIER_FILE, file_notifier_kind)       \
-  X(LODESTONE_NOTIFIER_STDOUT, stdout_notifier_kind)
+  X(LODESTONE_NOTIFIER_STDOUT, stdout_notifier_kind)   \
+  X(LODESTONE_NOTIFIER_REDIS, redis_notifier_kind)
 
 #define LODESTONE_DECLARE_KIND(flag, kind) extern const NotifierKind kind;
 LODESTONE_NOTIFIER_KINDS(LODESTONE_DECLARE_KIND)

@@ -14,7 +14,8 @@ namespace lodestone {
   X(LODESTONE_SOURCE_JSONL, jsonl_source_kind)         \
   X(LODESTONE_SOURCE_DIRECTORY, directory_source_kind) \
   X(LODESTONE_SOURCE_FEED, feed_source_kind)           \
-  X(LODESTONE_SOURCE_HTTP, http_source_kind)
+  X(LODESTONE_SOURCE_HTTP, http_source_kind)           \
+  X(LODESTONE_SOURCE_REDIS, redis_source_kind)
 
 #define LODESTONE_DECLARE_KIND(flag, kind) extern const SourceKind kind;
 LODESTONE_SOURCE_KINDS(LODESTONE_DECLARE_KIND)
@@ -27,6 +28,23 @@ const SourceKind* const kKinds[] = {LODESTONE_SOURCE_KINDS(LODESTONE_LIST_KIND)}
 std::span<const SourceKind* const> source_kinds() { return kKinds; }
 
 const SourceKind* find_source_kind(std::string_view type) { return find_kind(source_kinds(), type); }
+
+#if LODESTONE_SOURCE_REDIS
+// sources/redis/forward.cpp
+Result<std::unique_ptr<ForwardSink>> make_redis_forward_sink(const ForwardOptions& options, Store& store,
+                                                             Metrics& metrics);
+#endif
+
+Result<std::unique_ptr<ForwardSink>> make_forward_sink(const ForwardOptions& options, Store& store, Metrics& metrics) {
+#if LODESTONE_SOURCE_REDIS
+  return make_redis_forward_sink(options, store, metrics);
+#else
+  (void)options;
+  (void)store;
+  (void)metrics;
+  return Failure{"this build has no Redis support (built with LODESTONE_SOURCE_REDIS=OFF), so it cannot forward"};
+#endif
+}
 
 std::string resolve_path(const std::string& base, const std::string& path) {
   if (path == "-" || path.empty()) return path;

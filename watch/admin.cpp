@@ -75,9 +75,14 @@ Result<void> AdminServer::start(const std::string& listen) {
     res.set_content(render_status_page(page), "text/html; charset=utf-8");
   });
   admin.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    const bool ready = ready_;
-    res.status = ready ? 200 : 503;
-    res.set_content(ready ? "ready\n" : "shutting down\n", "text/plain; charset=utf-8");
+    // Not ready while shutting down, or while a source is down: a matcher that lost its Redis
+    // takes no work, and a collector that cannot forward takes no pushes.
+    std::string body = ready_ ? "" : "shutting down\n";
+    for (const auto& [name, state] : options_.gauges().source_states) {
+      if (state.starts_with("down")) body += "source " + name + ": " + state + "\n";
+    }
+    res.status = body.empty() ? 200 : 503;
+    res.set_content(body.empty() ? "ready\n" : body, "text/plain; charset=utf-8");
   });
   // Not httplib's default SO_REUSEPORT, which lets a second watcher bind the same port silently.
   admin.set_socket_options([](socket_t sock) {

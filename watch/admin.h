@@ -23,7 +23,8 @@ struct AdminOptions {
 };
 
 // /healthz is 503, naming each cause, when the last rule reload failed or a source is neither
-// running nor finished; /readyz is 503 once set_ready(false) (shutting down).
+// running nor finished (stopped on an error, or down); /readyz is 503 once set_ready(false)
+// (shutting down) and while a source is down (its state starts with "down").
 class AdminServer {
  public:
   AdminServer(AdminOptions options, Metrics& metrics, Store& store);

@@ -1,6 +1,7 @@
 // Prometheus text rendering of the watcher's counters.
 #include "watch/metrics.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace lodestone {
@@ -144,9 +145,28 @@ std::string Metrics::render(const Gauges& gauges) const {
   out += "lodestone_reloads_total{outcome=\"failed\"} " + std::to_string(reloads_failed_) + "\n";
   head(out, "lodestone_store_errors_total", "counter", "Batches the store failed to commit.");
   out += "lodestone_store_errors_total " + std::to_string(store_errors_) + "\n";
-  head(out, "lodestone_source_up", "gauge", "1 while a source runs, 0 when it stopped on an error.");
+  head(out, "lodestone_source_up", "gauge",
+       "1 while a source runs and can do its work, 0 when it is down or stopped on an error.");
   for (const auto& [source, state] : gauges.source_states) {
     out += "lodestone_source_up{source=\"" + label(source) + "\"} " + (state == "running" ? "1" : "0") + "\n";
+  }
+  // The sources' own families, each with its help and type once, in the order first given.
+  std::vector<std::string> families;
+  for (const MetricSample& s : gauges.extra) {
+    if (std::find(families.begin(), families.end(), s.family) == families.end()) families.push_back(s.family);
+  }
+  for (const std::string& family : families) {
+    bool first = true;
+    for (const MetricSample& s : gauges.extra) {
+      if (s.family != family) continue;
+      if (first) head(out, family.c_str(), s.type, s.help);
+      first = false;
+      out += family;
+      for (size_t i = 0; i < s.labels.size(); ++i) {
+        out += (i ? "," : "{") + s.labels[i].first + "=\"" + label(s.labels[i].second) + "\"";
+      }
+      out += (s.labels.empty() ? " " : "} ") + number(s.value) + "\n";
+    }
   }
   return out;
 }

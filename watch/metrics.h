@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <tuple>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -10,6 +11,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "lodestone/source.h"
 
 namespace lodestone {
 
@@ -29,7 +32,10 @@ class Metrics {
   struct Gauges {
     uint64_t queue_depth = 0;
     std::vector<std::tuple<std::string, std::string, uint64_t>> deliveries_by_state;  // notifier, state, n
-    std::vector<std::pair<std::string, std::string>> source_states;  // source, "running"/"stopped"/error
+    // source, and "running", "finished", "down: <reason>" (running but unable to work) or the
+    // error it stopped on; only "running" counts as up.
+    std::vector<std::pair<std::string, std::string>> source_states;
+    std::vector<MetricSample> extra;  // the sources' own series (Source::collect_metrics)
   };
   // The Prometheus text exposition (version 0.0.4) of every counter plus `gauges`.
   std::string render(const Gauges& gauges) const;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "lodestone/post.h"
@@ -45,6 +46,24 @@ class PostSink {
   virtual void count_rejected(std::string_view source, size_t count) = 0;
 };
 
+// Whether a running source can do its work now. A source that cannot (its Redis connection is
+// lost) says so with the reason, naming its place (the URL) but never a secret: the watcher shows
+// it down on /healthz, /readyz and in lodestone_source_up until it is up again.
+struct SourceHealth {
+  bool up = true;
+  std::string reason;  // why not, when down
+};
+
+// One series a source adds to /metrics: a counter or gauge `family` with its labels. Series of
+// one family share its help and type, given the same by every sample of it.
+struct MetricSample {
+  std::string family;  // lodestone_redis_entries_total
+  const char* type;    // "counter" or "gauge"
+  const char* help;
+  std::vector<std::pair<std::string, std::string>> labels;
+  double value = 0;
+};
+
 class Source {
  public:
   virtual ~Source() = default;
@@ -57,6 +76,11 @@ class Source {
   virtual Result<void> run(PostSink& sink) = 0;
   // Asks run() to return soon: a batch already submitted is still waited for and acknowledged.
   virtual void stop() = 0;
+
+  // From any thread, while run() runs. Sources that need no more than run()'s end say nothing.
+  virtual SourceHealth health() const { return {}; }
+  // Appends this source's own series (from any thread, on each /metrics scrape).
+  virtual void collect_metrics(std::vector<MetricSample>& out) const { (void)out; }
 };
 
 }  // namespace lodestone

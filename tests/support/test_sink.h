@@ -191,11 +191,12 @@ class LogCapture {
   LogCapture(const LogCapture&) = delete;
   LogCapture& operator=(const LogCapture&) = delete;
 
-  bool contains(const std::string& text) const {
-    for (const auto& line : sink_->last_formatted()) {
-      if (line.find(text) != std::string::npos) return true;
-    }
-    return false;
+  bool contains(const std::string& text) const { return count(text) > 0; }
+  // How many messages hold `text`.
+  size_t count(const std::string& text) const {
+    size_t n = 0;
+    for (const auto& line : sink_->last_formatted()) n += line.find(text) != std::string::npos ? 1 : 0;
+    return n;
   }
 
  private:
