@@ -215,6 +215,8 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
         } else if (!url->starts_with("redis://") && !url->starts_with("unix://")) {
           source.error(diags, "bad-value", value.place,
                        "forward must be a Redis URL: redis://host:port/db or unix:///path/to/redis.sock");
+        } else if (Result<void> ok = check_forward_options({*url}); !ok) {
+          source.error(diags, "bad-value", value.place, ok.error());
         } else {
           config.forward = *url;
         }

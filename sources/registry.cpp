@@ -33,7 +33,17 @@ const SourceKind* find_source_kind(std::string_view type) { return find_kind(sou
 // sources/redis/forward.cpp
 Result<std::unique_ptr<ForwardSink>> make_redis_forward_sink(const ForwardOptions& options, Store& store,
                                                              Metrics& metrics);
+Result<void> check_redis_forward_options(const ForwardOptions& options);
 #endif
+
+Result<void> check_forward_options(const ForwardOptions& options) {
+#if LODESTONE_SOURCE_REDIS
+  return check_redis_forward_options(options);
+#else
+  (void)options;
+  return Failure{"this build has no Redis support (built with LODESTONE_SOURCE_REDIS=OFF), so it cannot forward"};
+#endif
+}
 
 Result<std::unique_ptr<ForwardSink>> make_forward_sink(const ForwardOptions& options, Store& store, Metrics& metrics) {
 #if LODESTONE_SOURCE_REDIS

@@ -50,6 +50,8 @@ class ForwardSink : public PostSink {
 };
 // Fails when this build has no redis kind (LODESTONE_SOURCE_REDIS off) or the URL is bad.
 Result<std::unique_ptr<ForwardSink>> make_forward_sink(const ForwardOptions& options, Store& store, Metrics& metrics);
+// The same checks without making one (lodestone check -c), naming the problem, never a password.
+Result<void> check_forward_options(const ForwardOptions& options);
 
 // The kinds this build has, in the order help lists them.
 std::span<const SourceKind* const> source_kinds();

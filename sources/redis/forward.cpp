@@ -181,12 +181,18 @@ class RedisForwardSink final : public ForwardSink {
 
 }  // namespace
 
-Result<std::unique_ptr<ForwardSink>> make_redis_forward_sink(const ForwardOptions& options, Store& store,
-                                                             Metrics& metrics) {
+Result<void> check_redis_forward_options(const ForwardOptions& options) {
   auto address = parse_redis_url(options.url);
   if (!address) return Failure{"forward: " + address.error()};
   if (options.stream.empty()) return Failure{"forward_stream must not be empty"};
   if (options.maxlen < 1) return Failure{"forward_maxlen must be at least 1"};
+  return {};
+}
+
+Result<std::unique_ptr<ForwardSink>> make_redis_forward_sink(const ForwardOptions& options, Store& store,
+                                                             Metrics& metrics) {
+  if (Result<void> ok = check_redis_forward_options(options); !ok) return Failure{ok.error()};
+  auto address = parse_redis_url(options.url);
   return std::unique_ptr<ForwardSink>(std::make_unique<RedisForwardSink>(options, std::move(*address), store, metrics));
 }
 

@@ -334,6 +334,32 @@ TEST_CASE("check -c checks sources and notifiers, each problem at its file:line:
   CHECK(r.code == 0);
 }
 
+TEST_CASE("check -c on a collector's config needs no rules, and a bad forward URL is an error at its place",
+          "[cli][config]") {
+  TempDir dir("collector-config");
+  dir.write("collector.toml",
+            "[lodestone]\nforward = \"redis://127.0.0.1:6379/0\"\nforward_stream = \"desk:posts\"\n"
+            "[[source]]\nname = \"in\"\ntype = \"directory\"\npath = \"inbox\"\n");
+  Run r = run_lodestone("check -c '" + dir.file("collector.toml") + "'");
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Contains("a collector: 1 source forwarded to stream desk:posts"));
+  // A password in the URL comes from the environment, so that the quoted line cannot show it.
+  ::setenv("LODESTONE_TEST_REDIS_PASSWORD", "hunter2", 1);
+  dir.write("collector.toml",
+            "[lodestone]\nforward = \"redis://:${LODESTONE_TEST_REDIS_PASSWORD}@127.0.0.1:99999\"\nforward_maxlen = 0\n");
+  r = run_lodestone("check -c '" + dir.file("collector.toml") + "'");
+  CHECK(r.code == 1);
+  CHECK_THAT(r.err, Contains("collector.toml:2:11: error: forward: the port of the Redis URL must be 1 to 65535"));
+  CHECK_THAT(r.err, Contains("collector.toml:3:18: error: forward_maxlen must be at least 1"));
+  CHECK_THAT(r.err, !Contains("hunter2"));
+  // Without forward, a config still needs rules.
+  dir.write("collector.toml", "[lodestone]\nstate = \"s.db\"\n");
+  r = run_lodestone("check -c '" + dir.file("collector.toml") + "'");
+  CHECK(r.code == 1);
+  CHECK_THAT(r.err, Contains("the config names no rules"));
+}
+
 TEST_CASE("secrets come from ${ENV} or an owner-only *_file, and never appear in a message", "[cli][config]") {
   TempDir dir("secrets");
   dir.write("rules.toml", "[[rule]]\nid = \"r\"\nmatch = \"lodestar\"\n");
