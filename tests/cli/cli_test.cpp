@@ -353,6 +353,14 @@ TEST_CASE("check -c on a collector's config needs no rules, and a bad forward UR
   CHECK_THAT(r.err, Contains("collector.toml:2:11: error: forward: the port of the Redis URL must be 1 to 65535"));
   CHECK_THAT(r.err, Contains("collector.toml:3:18: error: forward_maxlen must be at least 1"));
   CHECK_THAT(r.err, !Contains("hunter2"));
+  // The shipped pair of examples/cluster/ stays valid.
+  r = run_lodestone("check -c examples/cluster/collector.toml");
+  INFO(r.err);
+  CHECK(r.code == 0);
+  r = run_lodestone("check -c examples/cluster/matcher.toml");
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Contains("tests passed, 0 failed"));
   // Without forward, a config still needs rules.
   dir.write("collector.toml", "[lodestone]\nstate = \"s.db\"\n");
   r = run_lodestone("check -c '" + dir.file("collector.toml") + "'");

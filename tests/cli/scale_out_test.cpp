@@ -50,6 +50,10 @@ title = "Lodestar"
 match = "lodestar"
 )";
 
+// A collector's source: posts.jsonl in its folder, followed.
+constexpr const char* kFollowedFile =
+    "[[source]]\nname = \"wire\"\ntype = \"jsonl\"\npath = \"posts.jsonl\"\npoll_interval = \"0.1s\"\n";
+
 std::string corpus_dir() {
   if (const char* env = std::getenv("LODESTONE_CORPUS")) return env;
   return LODESTONE_SOURCE_DIR "/../shared/corpus";
@@ -341,9 +345,7 @@ TEST_CASE("Redis stopped for 10 s under load and started again: no post lost, no
   const fs::path c = subdir(dir, "collector"), m = subdir(dir, "matcher");
   const int c_admin = free_port(), m_admin = free_port();
   write_file(c / "lodestone.toml",
-             collector_config(redis.url(), c_admin,
-                              "[[source]]\nname = \"wire\"\ntype = \"jsonl\"\npath = \"posts.jsonl\"\n"
-                              "poll_interval = \"0.1s\"\n"));
+             collector_config(redis.url(), c_admin, kFollowedFile));
   write_file(m / "lodestone.toml", matcher_config(redis.url(), m_admin, "m", hook.url()));
   write_file(c / "posts.jsonl", "");
   Watcher collector(c / "lodestone.toml", c);
@@ -404,9 +406,7 @@ TEST_CASE("a restarted collector forwards nothing twice, and the redis notifier'
   const fs::path c = subdir(dir, "collector"), m = subdir(dir, "matcher");
   const int c_admin = free_port(), m_admin = free_port();
   write_file(c / "lodestone.toml",
-             collector_config(redis.url(), c_admin,
-                              "[[source]]\nname = \"wire\"\ntype = \"jsonl\"\npath = \"posts.jsonl\"\n"
-                              "poll_interval = \"0.1s\"\n"));
+             collector_config(redis.url(), c_admin, kFollowedFile));
   write_file(m / "lodestone.toml",
              matcher_config(redis.url(), m_admin, "m", hook.url(),
                             "[[notifier]]\nname = \"stream\"\ntype = \"redis\"\nurl = " + quoted(redis.url()) +
