@@ -258,6 +258,8 @@ TEST_CASE("a lost Redis is waited out: down while it is gone, one log line per o
   RedisSource source(options_for(redis));
   Running running(source, sink);
   REQUIRE(eventually([&] { return sink.committed() == 1; }));
+  // Acknowledged too; an entry committed but not yet acknowledged would rightly be read again.
+  REQUIRE(eventually([&] { return pending(redis, "posts", "matchers") == 0; }));
   redis.stop();
   REQUIRE(eventually([&] { return !source.health().up; }));
   CHECK(source.health().reason.find(std::to_string(redis.port())) != std::string::npos);  // names the server
