@@ -305,7 +305,7 @@ struct RedisSource::State {
     if (n == 1) {
       spdlog::error("source '{}': entry {} of {} not committed ({}); it stays pending", name(), of_post[0]->id,
                     options.stream, receipt.error);
-      last_error[of_post[0]->id] = receipt.error;
+      remember_error(of_post[0]->id, receipt.error);
       failed = 1;
     } else {
       spdlog::error("source '{}': {} entries of {} not committed ({}); trying them one by one", name(), n,
@@ -321,10 +321,18 @@ struct RedisSource::State {
         acknowledge(of_post, keys, i, i + 1);
       } else {
         ++failed;
-        last_error[of_post[i]->id] = r.error;
+        remember_error(of_post[i]->id, r.error);
       }
     }
     if (failed) sleep(1);  // a store that fails every commit is not hammered
+  }
+
+  // Why an entry's last commit failed, for its dead-letter reason. Entries another consumer
+  // claims and settles are never erased here, so the map is bounded: past kMaxErrors it starts over.
+  static constexpr size_t kMaxErrors = 10000;
+  void remember_error(const std::string& id, const std::string& error) {
+    if (last_error.size() >= kMaxErrors) last_error.clear();
+    last_error[id] = error;
   }
 
   BatchReceipt submit(PostSink& sink, std::vector<Post>& posts) {
