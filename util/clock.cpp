@@ -10,6 +10,11 @@ int64_t system_now_ms() {
       .count();
 }
 
+int64_t steady_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string rfc3339_utc(std::time_t unix_seconds) {
   std::tm tm{};
   if (!gmtime_r(&unix_seconds, &tm)) return {};

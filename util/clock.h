@@ -10,6 +10,9 @@ namespace lodestone {
 
 // Milliseconds since the Unix epoch, the store's clock.
 int64_t system_now_ms();
+// Milliseconds of the steady clock (an arbitrary epoch), for waits and schedules that must not
+// jump with the wall clock.
+int64_t steady_now_ms();
 
 // "2026-01-11T11:08:03Z", as alerts' matched_at is written; empty when `unix_seconds` is out of
 // the range gmtime can take.

@@ -26,11 +26,6 @@ std::string post_json(const Post& post) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 class RedisForwardSink final : public ForwardSink {
  public:
   RedisForwardSink(const ForwardOptions& options, RedisAddress address, Store& store, Metrics& metrics)
@@ -126,7 +121,7 @@ class RedisForwardSink final : public ForwardSink {
 
   // The XADDs in one round trip; "" when every one was added, else why not.
   std::string xadd(const std::vector<std::vector<std::string>>& commands) {
-    const int64_t now = steady_ms();
+    const int64_t now = steady_now_ms();
     if (outage_.is_down() && now < retry_at_ms_) return "forwarding is down: " + outage_.reason();
     std::string why;
     auto replies = redis_.pipeline(commands);

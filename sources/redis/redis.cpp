@@ -19,11 +19,6 @@
 namespace lodestone {
 namespace {
 
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string default_consumer() {
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0 || !host[0]) std::snprintf(host, sizeof host, "lodestone");
@@ -410,7 +405,7 @@ struct RedisSource::State {
           }
           set_health(true, "");
         }
-        if (janitor_schedule.due(steady_ms())) janitor(sink);
+        if (janitor_schedule.due(steady_now_ms())) janitor(sink);
         if (!history.empty()) {
           const RedisReply r = call({"XREADGROUP", "GROUP", options.group, options.consumer, "COUNT",
                                      std::to_string(options.batch), "STREAMS", options.stream, history});
@@ -424,7 +419,7 @@ struct RedisSource::State {
           handle(entries, false, sink);
           continue;
         }
-        const double block = std::min(options.block, std::max(0.001, janitor_schedule.wait_ms(steady_ms()) / 1000.0));
+        const double block = std::min(options.block, std::max(0.001, janitor_schedule.wait_ms(steady_now_ms()) / 1000.0));
         const RedisReply r = call({"XREADGROUP", "GROUP", options.group, options.consumer, "COUNT",
                                    std::to_string(options.batch), "BLOCK", redis_ms(block), "STREAMS", options.stream,
                                    ">"},
