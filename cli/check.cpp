@@ -125,6 +125,7 @@ LoadOptions load_options_for(const RuleOptions& options, const Config* config) {
                          : config && config->compile_memory_limit ? *config->compile_memory_limit
                                                                   : kDefaultCompileMemoryLimit;
   load.compile_memory_limit = static_cast<uint64_t>(memory) * 1024 * 1024;
+  if (config) load.known_fields = config->fields;
   return load;
 }
 
@@ -188,7 +189,8 @@ int run_check(const CheckOptions& options) {
       return 0;
     }
   }
-  auto rules = load_rules(options);
+  bool had_warnings = false;
+  auto rules = load_rules(options, &had_warnings);
   if (!rules) return 1;
   RuleTestReport report = run_rule_tests(rules);
   std::cerr << format_diagnostics(report.failures);
@@ -197,6 +199,10 @@ int run_check(const CheckOptions& options) {
             << " entities, " << rules->pattern_count() << " patterns from " << rules->file_count() << " file"
             << (rules->file_count() == 1 ? "" : "s") << "; " << report.passed << " tests passed, " << report.failed
             << " failed\n";
+  if (options.strict && had_warnings) {
+    std::cout << "FAILED: warnings are errors with --strict\n";
+    return 1;
+  }
   return report.failed ? 1 : 0;
 }
 

@@ -29,7 +29,9 @@ struct RuleOptions {
 constexpr double kDefaultCompileTimeLimit = 300;   // seconds
 constexpr int64_t kDefaultCompileMemoryLimit = 4096;  // MiB
 
-struct CheckOptions : RuleOptions {};
+struct CheckOptions : RuleOptions {
+  bool strict = false;  // --strict: a warning fails the check as an error does
+};
 
 struct ScanOptions : RuleOptions {
   std::vector<std::string> inputs;  // files, directories, or "-" for stdin

@@ -115,7 +115,7 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
       TableReader section(source, diags, *t, "[lodestone]",
                           {"rules", "cache_dir", "compile_time_limit", "compile_memory_limit", "state", "workers",
                            "queue", "admin", "log_level", "log_format", "notify", "retention", "shutdown_deadline",
-                           "watch_rules", "forward", "forward_stream", "forward_maxlen"});
+                           "watch_rules", "forward", "forward_stream", "forward_maxlen", "fields"});
       std::vector<Located> globs;
       section.strings("rules", globs, true);
       for (const auto& g : globs) config.rules.push_back(resolve(g.value));
@@ -195,6 +195,9 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
         }
       }
       section.strings("notify", notify, true);
+      std::vector<Located> fields;
+      section.strings("fields", fields, true);
+      for (const auto& f : fields) config.fields.push_back(f.value);
       for (const char* key : {"retention", "shutdown_deadline"}) {
         if (const toml::node* n = section.get(key)) {
           std::optional<double> seconds;

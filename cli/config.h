@@ -32,6 +32,7 @@ struct Config {
   std::optional<std::string> cache_dir;         // "" turns the cache off (cache_dir = false)
   std::optional<double> compile_time_limit;     // seconds
   std::optional<int64_t> compile_memory_limit;  // MiB
+  std::vector<std::string> fields;  // field names the posts have besides the built-in sources' ones
 
   std::string state;            // the SQLite store; default "lodestone.db" beside the config
   int workers = 0;              // matching threads; 0: one per core

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
       app.add_subcommand("check", "Load and compile rules, run every [rule.tests]; exit 0 ok, 1 errors");
   add_rule_options(*check_cmd, check);
   check_cmd->add_option("rules", check.rules, "rule files, directories or globs");
+  check_cmd->add_flag("--strict", check.strict, "fail (exit 1) on warnings too: unknown fields, lowercase and, ...");
 
   ScanOptions scan;
   CLI::App* scan_cmd =

@@ -17,6 +17,8 @@
 #include <iostream>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "cli/commands.h"
 #include "engine/post_reader.h"
@@ -51,11 +53,62 @@ struct Chunk {
   std::vector<size_t> ends;     // end offset of each line in `data`, its '\n' excluded
 };
 
+// One alert in a chunk's output: the post it is of, its id, and where its text ends in `out`.
+struct PrintedAlert {
+  uint64_t post = 0;   // hash of the post's source and id
+  uint32_t alert = 0;  // the first 8 hex digits of its id: tells the alerts of one post apart
+  size_t end = 0;      // its text is out[previous alert's end, end)
+};
+
 // What a chunk gave: alerts formatted for stdout, messages for stderr, and counts.
 struct ChunkOutput {
   std::string out;
   std::string err;
   uint64_t alerts = 0;
+  std::vector<PrintedAlert> printed;  // in output order
+};
+
+uint64_t post_key_hash(const Post& post) {
+  std::string key;
+  key.reserve(post.source.size() + post.id.size() + 1);
+  key.append(post.source).append(1, '\0').append(post.id);
+  return std::hash<std::string>{}(key);
+}
+
+uint32_t alert_key(const std::string& id) {
+  uint32_t v = 0;
+  for (size_t i = 0; i < 8 && i < id.size(); ++i) {
+    const char c = id[i];
+    v = v << 4 | static_cast<uint32_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+  }
+  return v;
+}
+
+// The alerts printed so far, by post: a post that comes again in the input (re-sent with changed
+// content, as a watcher would see it) prints only the alerts it did not print before, so each
+// (rule, post) alerts once, as with `watch`. Eight bytes an alert and one entry a post.
+class PrintedSet {
+ public:
+  // Whether this alert of this post is new; if so it is now known.
+  bool add(uint64_t post, uint32_t alert) {
+    auto [it, inserted] = heads_.try_emplace(post, kNone);
+    if (!inserted) {
+      for (uint32_t i = it->second; i != kNone; i = links_[i].next) {
+        if (links_[i].alert == alert) return false;
+      }
+    }
+    links_.push_back({alert, it->second});
+    it->second = static_cast<uint32_t>(links_.size() - 1);
+    return true;
+  }
+
+ private:
+  static constexpr uint32_t kNone = UINT32_MAX;
+  struct Link {
+    uint32_t alert, next;
+  };
+  std::unordered_map<uint64_t, uint32_t> heads_;
+  std::vector<Link> links_;
 };
 
 // One worker: a Scanner and a PostReader, used by one thread at a time.
@@ -121,7 +174,10 @@ class Worker {
   }
 
   void emit(ChunkOutput& result) {
-    for (const Alert& alert : scanner_.scan(post_)) {
+    const std::span<const Alert> alerts = scanner_.scan(post_);
+    if (alerts.empty()) return;
+    const uint64_t post = post_key_hash(post_);
+    for (const Alert& alert : alerts) {
       ++result.alerts;
       if (options_.format == "text") {
         result.out += to_text(alert, color_);
@@ -129,6 +185,7 @@ class Worker {
         append_json(alert, result.out);
       }
       result.out += '\n';
+      result.printed.push_back({post, alert_key(alert.id), result.out.size()});
     }
   }
 
@@ -235,6 +292,9 @@ class ScanRun {
     }
     std::cerr << "lodestone: " << c.posts << " post" << (c.posts == 1 ? "" : "s") << " read, " << alerts_ << " alert"
               << (alerts_ == 1 ? "" : "s");
+    if (repeated_) {
+      std::cerr << " (" << repeated_ << " left out: posts repeated with an alert already printed)";
+    }
     const uint64_t skipped = c.not_json + c.not_object + c.no_text;
     std::cerr << "; skipped " << skipped << " (" << c.not_json << " not JSON, " << c.not_object << " not an object, "
               << c.no_text << " no text)";
@@ -346,9 +406,20 @@ class ScanRun {
   void write(const ChunkOutput& output) {
     if (output.out.size() > kChunkOutputBytes && chunk_lines_ > kMinChunkLines) chunk_lines_ /= 2;
     if (output.out.size() < kChunkOutputBytes / 4 && chunk_lines_ < kChunkLines) chunk_lines_ *= 2;
-    alerts_ += output.alerts;
     if (!output.err.empty()) std::cerr << output.err;
-    std::fwrite(output.out.data(), 1, output.out.size(), stdout);
+    // Runs of new alerts are written at once; an alert printed before is left out.
+    size_t begin = 0, run = 0;
+    for (const PrintedAlert& p : output.printed) {
+      if (printed_.add(p.post, p.alert)) {
+        ++alerts_;
+      } else {
+        ++repeated_;
+        std::fwrite(output.out.data() + run, 1, begin - run, stdout);
+        run = p.end;
+      }
+      begin = p.end;
+    }
+    std::fwrite(output.out.data() + run, 1, output.out.size() - run, stdout);
   }
 
   const ScanOptions& options_;
@@ -358,6 +429,8 @@ class ScanRun {
   std::vector<std::unique_ptr<std::string>> names_;
   size_t chunk_lines_ = kMinChunkLines;  // lines a chunk takes at most, by the size of recent outputs
   uint64_t alerts_ = 0;
+  uint64_t repeated_ = 0;  // alerts left out: their post came before with the same alert
+  PrintedSet printed_;
   uint64_t unreadable_ = 0;
   double bytes_ = 0;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -1,5 +1,6 @@
 // Alerts: their ids, their JSON (the same object everywhere) and a readable line.
 #include "lodestone/alert.h"
+#include "lodestone/post.h"
 
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
@@ -149,6 +150,13 @@ void append_json(const Alert& a, std::string& out) {
     json_field(out, i == 0 ? "{\"field\":" : ",{\"field\":", m.field);
     json_field(out, ",\"term\":", m.term);
     json_field(out, ",\"text\":", m.text);
+    if (m.comparison) {
+      out += ",\"value\":";
+      out += m.text;  // the number written out: valid JSON (format_number)
+      json_field(out, ",\"snippet\":", m.snippet);
+      out += '}';
+      continue;
+    }
     json_field(out, ",\"start\":", m.start);
     json_field(out, ",\"end\":", m.end);
     json_field(out, ",\"byte_start\":", m.byte_start);
@@ -223,6 +231,10 @@ Result<Alert> alert_from_json(std::string_view json) {
       match.snippet = text(m, "snippet");
       match.entity = text(m, "entity");
       match.entity_list = text(m, "list");
+      if (auto value = m.find("value"); value != m.end() && value->is_number()) {
+        match.comparison = true;
+        match.value = value->get<double>();
+      }
       a.matches.push_back(std::move(match));
     }
   }
@@ -235,6 +247,17 @@ Result<Alert> alert_from_json(std::string_view json) {
   }
   a.matched_at = text(j, "matched_at");
   return a;
+}
+
+void format_number(double value, std::string& out) {
+  out.clear();
+  if (auto whole = whole_number(value)) {
+    out = std::to_string(*whole);
+    return;
+  }
+  char digits[32];
+  const auto written = std::to_chars(std::begin(digits), std::end(digits), value);
+  out.assign(digits, written.ptr);
 }
 
 size_t span_in_snippet(const AlertMatch& m) {

@@ -138,8 +138,16 @@ bool Evaluator::eval_node(uint32_t index) {
     }
     case Node::Kind::kNear:
       return near(n, kids);
+    case Node::Kind::kCompare:
+      return comparison_holds(n.term);
   }
   return false;
+}
+
+bool Evaluator::comparison_holds(uint32_t index) const {
+  const compiled::Comparison& c = rules_.comparisons[index];
+  const std::optional<double> value = hits_.post().number(c.field);
+  return value && rules::compare_holds(c.compare, *value, c.number);
 }
 
 // a NEAR/n b: an occurrence of each, in one field, at most n characters of normalized text apart.
@@ -337,6 +345,8 @@ void Evaluator::describe(uint32_t rule_index, Alert& alert) {
     const std::string& original = fields[slot.post_field].text;
     // Every member is assigned: the element may hold another alert's match.
     AlertMatch& m = next_element(alert.matches, match_count, spare_matches_);
+    m.comparison = false;
+    m.value = 0;
     m.field = fields[slot.post_field].name;
     m.term = term.written;
     m.start = f.start;
@@ -366,6 +376,22 @@ void Evaluator::describe(uint32_t rule_index, Alert& alert) {
         listed.alias = term.written;
       }
     }
+  }
+  // Then each comparison that held, with the number it read.
+  for (uint32_t c : rule.positive_comparisons) {
+    if (!comparison_holds(c)) continue;
+    const compiled::Comparison& comparison = rules_.comparisons[c];
+    AlertMatch& m = next_element(alert.matches, match_count, spare_matches_);
+    m.field = comparison.field;
+    m.term = comparison.written;
+    m.comparison = true;
+    m.value = *hits_.post().number(comparison.field);
+    format_number(m.value, m.text);
+    m.snippet = m.text;
+    m.start = m.byte_start = 0;
+    m.end = m.byte_end = 0;
+    m.entity.clear();
+    m.entity_list.clear();
   }
   park_surplus(alert.matches, match_count, spare_matches_);
   park_surplus(alert.entities, entity_count, spare_entities_);

@@ -58,6 +58,7 @@ class Evaluator {
   }
   bool eval_node(uint32_t node);
   bool near(const compiled::Node& node, const uint32_t* kids);
+  bool comparison_holds(uint32_t comparison) const;
   bool term_occurs(uint32_t term);
   bool term_hit_ok(const compiled::Term& term, const Hit& hit) const;
   bool excluded(const compiled::Term& term, const Hit& hit) const;

@@ -193,6 +193,13 @@ Result<void> Matcher::match(const Post& post) {
       }
     }
   }
+  // Rules that may hold with no hit at all (a comparison alone, NOT x) are candidates of every post.
+  for (uint32_t r : rules_.unconditional_rules) {
+    if (rule_gen_[r] != h.gen_) {
+      rule_gen_[r] = h.gen_;
+      h.candidates_.push_back(r);
+    }
+  }
   std::sort(h.candidates_.begin(), h.candidates_.end());
   return {};
 }

@@ -105,13 +105,20 @@ LineOutcome PostReader::parse_line(std::string_view line, std::string_view defau
       } else {
         add_text_field(post, key, text);
       }
-    } else if (key == "id" && type == simdjson::ondemand::json_type::number) {
-      std::string_view raw = value.raw_json_token();
-      while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t')) raw.remove_suffix(1);
-      post.id.assign(raw);
-      has_id = true;
+    } else if (type == simdjson::ondemand::json_type::number) {
+      if (key == "id") {
+        std::string_view raw = value.raw_json_token();
+        while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t')) raw.remove_suffix(1);
+        post.id.assign(raw);
+        has_id = true;
+      } else if (key != "source") {
+        // A number is metadata a rule compares (pushes:>=50), never text to scan.
+        double number = 0;
+        if (auto code = value.get_double().get(number)) return fail(code);
+        post.set_number(key, number);
+      }
     }
-    // Other values (arrays, objects, numbers, booleans) are not matched; On-Demand skips them.
+    // Other values (arrays, objects, booleans, null) are not matched; On-Demand skips them.
   }
   // A token after the object ("{...} x") is an error: the document must end with the object.
   if (!doc.current_location().error()) return fail(simdjson::TRAILING_CONTENT);

@@ -37,7 +37,8 @@ class PostReader {
   PostReader& operator=(const PostReader&) = delete;
 
   // Parses one JSONL line. String fields other than id and source become post fields; a number
-  // id is taken as written; other values (arrays, numbers, objects) are ignored. A post without
+  // id is taken as written, other numbers become the post's numbers (Post::numbers); other values
+  // (arrays, objects, booleans, null) are ignored. A post without
   // `id` gets one from a hash of its source, url, title and body. `default_source` fills a
   // missing source. Text past the limit is cut at a character boundary (counted in `truncated`).
   LineOutcome parse_line(std::string_view line, std::string_view default_source, Post& post, std::string& error);

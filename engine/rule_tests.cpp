@@ -1,6 +1,8 @@
 // Rule self-tests: a test post per test string, scanned with the whole rule set.
 #include "engine/rule_tests.h"
 
+#include <string>
+
 #include "lodestone/scanner.h"
 #include "rules/compiled.h"
 
@@ -14,12 +16,21 @@ RuleTestReport run_rule_tests(const std::shared_ptr<const RuleSet>& rules) {
     for (const auto& test : rule.tests) {
       post.clear();
       post.id = "test";
-      post.source = "lodestone/check";
+      // A test that names no source is a post from a source the rule follows.
+      post.source = test.source.empty() ? "lodestone/check" : test.source;
+      scanner.set_apply_rule_sources(!test.source.empty());
       std::string shown;
       for (const auto& [field, text] : test.fields) {
         post.add_field(field, text);
         shown += (shown.empty() ? "" : ", ") + field + ": \"" + text + "\"";
       }
+      std::string number;
+      for (const auto& [name, value] : test.numbers) {
+        post.set_number(name, value);
+        format_number(value, number);
+        shown += (shown.empty() ? "" : ", ") + name + ": " + number;
+      }
+      if (!test.source.empty()) shown += (shown.empty() ? "source: \"" : ", source: \"") + test.source + "\"";
       const Alert* hit = nullptr;
       for (const Alert& a : scanner.scan(post)) {
         if (a.rule.id == rule.id) hit = &a;

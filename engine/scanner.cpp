@@ -2,6 +2,8 @@
 // one alert is built per rule that holds.
 #include "lodestone/scanner.h"
 
+#include <fnmatch.h>
+
 #include <ctime>
 #include <stdexcept>
 #include <string>
@@ -23,6 +25,7 @@ class ScannerState {
       : rules_(rules), matcher_(rules), evaluator_(rules, matcher_.hits()) {}
 
   std::span<const Alert> scan(const Post& post);
+  void set_apply_rule_sources(bool apply) { apply_sources_ = apply; }
   void set_clock_override(std::string matched_at) {
     clock_override_ = std::move(matched_at);
     now_.clear();
@@ -31,6 +34,8 @@ class ScannerState {
  private:
   // Sets now_ for the current post's alerts.
   void update_now();
+  // Whether the rule follows the post's source: its `sources` globs are empty or one matches.
+  bool follows(const compiled::Rule& rule, const Post& post) const;
 
   const compiled::RuleSetData& rules_;
   Matcher matcher_;
@@ -40,7 +45,16 @@ class ScannerState {
   std::string clock_override_;
   std::string now_;  // matched_at of the current post's alerts: the override or the clock's second
   std::time_t now_second_ = 0;
+  bool apply_sources_ = true;
 };
+
+bool ScannerState::follows(const compiled::Rule& rule, const Post& post) const {
+  if (!apply_sources_ || rule.sources.empty()) return true;
+  for (const std::string& glob : rule.sources) {
+    if (fnmatch(glob.c_str(), post.source.c_str(), 0) == 0) return true;
+  }
+  return false;
+}
 
 std::span<const Alert> ScannerState::scan(const Post& post) {
   alert_count_ = 0;
@@ -53,7 +67,7 @@ std::span<const Alert> ScannerState::scan(const Post& post) {
   // Each field is assigned in place, never built as a temporary: the spare alerts' strings keep
   // their capacity, so filling an alert does not allocate once warm.
   for (uint32_t r : hits.candidates()) {  // in rule order, so rules alert in the order defined
-    if (!evaluator_.holds(r)) continue;
+    if (!follows(rules_.rules[r], post) || !evaluator_.holds(r)) continue;
     if (!timed) {
       update_now();
       timed = true;
@@ -97,6 +111,8 @@ Scanner::Scanner(std::shared_ptr<const RuleSet> rules)
 Scanner::~Scanner() = default;
 
 void Scanner::set_clock_override(std::string matched_at) { state_->set_clock_override(std::move(matched_at)); }
+
+void Scanner::set_apply_rule_sources(bool apply) { state_->set_apply_rule_sources(apply); }
 
 std::span<const Alert> Scanner::scan(const Post& post) { return state_->scan(post); }
 

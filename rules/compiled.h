@@ -13,8 +13,11 @@
 
 #include "lodestone/diagnostics.h"
 #include "lodestone/rule_set.h"
+#include "rules/query.h"
 
 namespace lodestone::compiled {
+
+using rules_compare = rules::TermSyntax::Compare;
 
 constexpr int kForms = 8;  // NormalizeOptions::form(): case × Chinese folded or not, × the name form
 
@@ -59,6 +62,15 @@ struct PatternTerm {
   bool operator<(const PatternTerm& o) const { return pattern != o.pattern ? pattern < o.pattern : term < o.term; }
 };
 
+// A comparison of one of a post's numbers (`pushes:>=50`): Post::number(field) compare number.
+// A post without that number fails it.
+struct Comparison {
+  std::string field;
+  rules_compare compare = rules_compare::kEqual;
+  double number = 0;
+  std::string written;  // as in the rule file: "pushes:>=50"
+};
+
 struct Entity {
   std::string id;
   std::string name;
@@ -84,9 +96,10 @@ struct Node {
     // name of a list of thousands; `count` is the number of entities. Under kAtLeast it counts
     // its different entities that occur.
     kEntities,
+    kCompare,  // the comparison RuleSetData::comparisons[term] holds for the post's number
   };
   Kind kind = Kind::kTerm;
-  uint32_t term = 0;   // kTerm: index into RuleSetData::terms
+  uint32_t term = 0;   // kTerm: index into RuleSetData::terms; kCompare: into RuleSetData::comparisons
   uint32_t count = 0;  // kNear: n; kAtLeast: n
   uint32_t first = 0;
   uint32_t child_count = 0;
@@ -95,6 +108,8 @@ struct Node {
 struct RuleTest {
   bool expect_match = true;
   std::vector<std::pair<std::string, std::string>> fields;  // (field, text) of the test post
+  std::vector<std::pair<std::string, double>> numbers;      // its numbers
+  std::string source;                                       // its source; empty: sources not applied
   SourcePlace place;
   std::string source_line;
 };
@@ -105,6 +120,8 @@ struct Rule : RuleInfo {
   uint8_t form = 0;
   uint32_t root = 0;                     // index into RuleSetData::nodes
   std::vector<uint32_t> positive_terms;  // terms whose hits are reported (not under NOT)
+  std::vector<uint32_t> positive_comparisons;  // comparisons reported when they hold (not under NOT)
+  // RuleInfo::sources, the globs on a post's source (fnmatch); empty: every source.
   std::vector<RuleTest> tests;
   std::vector<std::string> test_fields;  // where a plain test string goes
 };
@@ -116,6 +133,10 @@ struct RuleSetData {
   std::vector<uint32_t> children;
   std::vector<Rule> rules;
   std::vector<Entity> entities;
+  std::vector<Comparison> comparisons;
+  // Rules that may hold in a post that hit none of their patterns, through a comparison
+  // (`pushes:>=100`, `pushes:>=100 OR 稀土`): candidates of every post, ascending.
+  std::vector<uint32_t> unconditional_rules;
   std::vector<std::string> field_names;  // fields named by any rule or term scope (≤ 64)
   std::vector<std::string> files;
 

@@ -9,6 +9,7 @@
 #include <set>
 #include <tuple>
 
+#include "lodestone/post.h"
 #include "text/normalizer.h"
 #include "rules/entity_list.h"
 #include "rules/hs_build.h"
@@ -119,8 +120,12 @@ unsigned regex_flags(bool fold_case) {
 
 class Compiler {
  public:
-  Compiler(const std::vector<RuleFile>& files, const BuildOptions& options, Diagnostics& diags, RuleSetData& out)
-      : files_(files), options_(options), diags_(diags), out_(out), norm_(Normalizer::instance()) {}
+  Compiler(const std::vector<RuleFile>& files, const BuildOptions& options, const std::vector<std::string>& known_fields,
+           Diagnostics& diags, RuleSetData& out)
+      : files_(files), options_(options), diags_(diags), out_(out), norm_(Normalizer::instance()) {
+    for (std::string_view name : standard_field_names()) known_fields_.emplace_back(name);
+    known_fields_.insert(known_fields_.end(), known_fields.begin(), known_fields.end());
+  }
 
   void run() {
     using Clock = std::chrono::steady_clock;
@@ -267,6 +272,7 @@ class Compiler {
     rule.severity = def.severity.value;
     for (const auto& t : def.tags) rule.tags.push_back(t.value);
     for (const auto& n : def.notify) rule.notify.push_back(n.value);
+    for (const auto& glob : def.sources) rule.sources.push_back(glob.value);
     rule.max_alerts_per_hour = def.max_alerts_per_hour;
     rule.place = def.place;
 
@@ -274,6 +280,7 @@ class Compiler {
     rule.form = static_cast<uint8_t>(ctx.opts.form());
     if (def.has_fields) {
       for (const auto& f : def.fields) {
+        check_field_name(file, f.value, f.place);
         int id = field_id(file, f.value, f.place);
         if (id < 0) {
           ctx.ok = false;
@@ -292,6 +299,7 @@ class Compiler {
       file.error(diags_, "query-syntax", file.place_in_string(def.match.place, err.offset), err.message);
       return;
     }
+    warn_query(ctx, root);
     const size_t errors_before = diags_.error_count();
     uint32_t root_index = build(ctx, root, false);
     if (!ctx.ok || diags_.error_count() > errors_before) return;
@@ -302,12 +310,16 @@ class Compiler {
     std::sort(rule.positive_terms.begin(), rule.positive_terms.end());
     rule.positive_terms.erase(std::unique(rule.positive_terms.begin(), rule.positive_terms.end()),
                               rule.positive_terms.end());
-    if (rule.positive_terms.empty() || eval_absent(root_index)) {
+    std::sort(rule.positive_comparisons.begin(), rule.positive_comparisons.end());
+    rule.positive_comparisons.erase(std::unique(rule.positive_comparisons.begin(), rule.positive_comparisons.end()),
+                                    rule.positive_comparisons.end());
+    if ((rule.positive_terms.empty() && rule.positive_comparisons.empty()) || eval_absent(root_index)) {
       file.error(
           diags_, "never-positive", def.match.place,
           "query '" + def.match.value + "' would match a post that has none of its terms; give it a term outside NOT");
       return;
     }
+    if (may_hold_unhit(root_index).first) out_.unconditional_rules.push_back(static_cast<uint32_t>(out_.rules.size()));
 
     rule.test_fields = def.has_fields ? ctx.explicit_fields : std::vector<std::string>{"body"};
     for (const auto& t : def.tests) {
@@ -318,6 +330,8 @@ class Compiler {
       for (const auto& [name, text] : t.fields) {
         test.fields.emplace_back(name.empty() ? rule.test_fields.front() : name, text);
       }
+      test.numbers = t.numbers;
+      test.source = t.source;
       rule.tests.push_back(std::move(test));
     }
     out_.rules.push_back(std::move(rule));
@@ -422,7 +436,97 @@ class Compiler {
     return 0;
   }
 
+  // A field name no source is known to produce is likely a typo (`titel:`), which would make the
+  // term match nothing, silently.
+  void check_field_name(const RuleFile& file, const std::string& name, const SourcePlace& place) {
+    if (name == "id" || name == "source") return;  // an error of its own (field_id)
+    if (std::find(known_fields_.begin(), known_fields_.end(), name) != known_fields_.end()) return;
+    std::string msg = "field '" + name +
+                      "' is none the sources produce (title, body, author, comments, ...) nor in the config's "
+                      "[lodestone] fields";
+    if (auto near = did_you_mean(name, known_fields_)) {
+      msg += " (did you mean '" + *near + "'?)";
+    } else {
+      msg += "; add it to [lodestone] fields if your posts have it";
+    }
+    file.warning(diags_, "unknown-field", place, msg);
+  }
+
+  // Warnings for queries that likely say something else than their author meant: a lower-case
+  // operator between terms (`TSMC and NVIDIA` asks for the word "and"), and a comparison written
+  // without its field (`pushes >= 50` asks for the text ">=").
+  void warn_query(RuleContext& ctx, const QueryNode& q) {
+    for (size_t i = 0; i < q.children.size(); ++i) {
+      const QueryNode& c = q.children[i];
+      if (c.kind != QueryNode::Kind::kTerm) {
+        warn_query(ctx, c);
+        continue;
+      }
+      const SourcePlace place = ctx.file->place_in_string(ctx.def->match.place, c.offset);
+      const std::string& w = c.written;
+      const bool between = q.kind == QueryNode::Kind::kAnd && i > 0 && i + 1 < q.children.size();
+      if (between && (w == "and" || w == "or" || w == "not" || w == "near")) {
+        std::string upper = w;
+        for (char& ch : upper) ch = static_cast<char>(ch - 'a' + 'A');
+        ctx.file->warning(diags_, "lowercase-operator", place,
+                          "'" + w + "' is matched as a word; write " + upper + " for the operator" +
+                              (w == "near" ? " (NEAR/n)" : "") + ", or \"" + w + "\" to match the word");
+      } else if (w.starts_with("near/") && w.size() > 5 && w.find_first_not_of("0123456789", 5) == std::string::npos) {
+        ctx.file->warning(diags_, "lowercase-operator", place,
+                          "'" + w + "' is matched as a word; write NEAR" + w.substr(4) + " for the operator");
+      } else if (c.term.field.empty() && (w.starts_with('<') || w.starts_with('>') || w.starts_with('=') ||
+                                          w.find(">=") != std::string::npos || w.find("<=") != std::string::npos)) {
+        warn_comparison_word(ctx, q, i, place);
+      }
+    }
+  }
+
+  // `>=` outside a comparison: suggest the comparison the neighbours spell (`pushes >= 50`).
+  void warn_comparison_word(RuleContext& ctx, const QueryNode& group, size_t i, const SourcePlace& place) {
+    const std::string& w = group.children[i].written;
+    std::string msg = "'" + w + "' is matched as text, not compared; a comparison is written field:>=n";
+    const auto bare = [&](size_t k) -> const std::string* {
+      if (k >= group.children.size()) return nullptr;
+      const QueryNode& n = group.children[k];
+      if (n.kind != QueryNode::Kind::kTerm || !n.term.field.empty()) return nullptr;
+      return &n.written;
+    };
+    const std::string* before = i > 0 ? bare(i - 1) : nullptr;
+    const std::string* after = bare(i + 1);
+    const bool field_like = before && !before->empty() && std::all_of(before->begin(), before->end(), [](char ch) {
+      return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+    });
+    const bool op_alone = w == ">=" || w == "<=" || w == ">" || w == "<" || w == "=";
+    if (group.kind == QueryNode::Kind::kAnd && op_alone && field_like && after &&
+        after->find_first_not_of("-.0123456789") == std::string::npos) {
+      msg += " (did you mean '" + *before + ":" + w + *after + "'?)";
+    } else {
+      msg += ", as in pushes:>=50";
+    }
+    ctx.file->warning(diags_, "comparison-word", place, msg);
+  }
+
+  // field:>=n: a comparison of the post's number `field`; fields = [...] does not bound it.
+  uint32_t comparison_node(RuleContext& ctx, const QueryNode& q, const SourcePlace& place, bool negated) {
+    const TermSyntax& t = q.term;
+    if (t.field == "id" || t.field == "source") {
+      ctx.file->error(diags_, "bad-field", place, "'" + t.field + "' names the post, it is not a number to compare");
+      ctx.ok = false;
+      return 0;
+    }
+    check_field_name(*ctx.file, t.field, place);
+    const auto index = static_cast<uint32_t>(out_.comparisons.size());
+    out_.comparisons.push_back({t.field, t.compare, t.number, q.written});
+    if (!negated) ctx.rule->positive_comparisons.push_back(index);
+    Node n;
+    n.kind = Node::Kind::kCompare;
+    n.term = index;
+    return add_node(n, {});
+  }
+
   uint32_t build_term(RuleContext& ctx, const QueryNode& q, const SourcePlace& place, bool negated) {
+    if (q.term.kind == TermSyntax::Kind::kCompare) return comparison_node(ctx, q, place, negated);
+    if (!q.term.field.empty()) check_field_name(*ctx.file, q.term.field, place);
     auto scope = term_scope(ctx, q.term.field, place);
     if (!scope) {
       ctx.ok = false;
@@ -650,7 +754,51 @@ class Compiler {
     diags_.error(code, place, message);
   }
 
-  // True when the query holds even though none of its terms occurs.
+  // Whether a post hitting none of the rule's patterns may still make the query (first) hold
+  // and (second) fail, a comparison being free to go either way: a rule that may hold so is a
+  // candidate of every post (RuleSetData::unconditional_rules). Over-approximate where exactness
+  // would cost (ATLEAST may fail), which only makes a rule a candidate more often.
+  std::pair<bool, bool> may_hold_unhit(uint32_t index) const {
+    const Node& n = out_.nodes[index];
+    auto kid = [&](uint32_t i) { return may_hold_unhit(out_.children[n.first + i]); };
+    switch (n.kind) {
+      case Node::Kind::kTerm:
+      case Node::Kind::kNear:
+      case Node::Kind::kEntities:
+        return {false, true};
+      case Node::Kind::kCompare:
+        return {true, true};
+      case Node::Kind::kAny:
+      case Node::Kind::kOr: {
+        std::pair<bool, bool> r{false, true};
+        for (uint32_t i = 0; i < n.child_count; ++i) {
+          const auto k = kid(i);
+          r = {r.first || k.first, r.second && k.second};
+        }
+        return r;
+      }
+      case Node::Kind::kAnd: {
+        std::pair<bool, bool> r{true, false};
+        for (uint32_t i = 0; i < n.child_count; ++i) {
+          const auto k = kid(i);
+          r = {r.first && k.first, r.second || k.second};
+        }
+        return r;
+      }
+      case Node::Kind::kNot: {
+        const auto k = kid(0);
+        return {k.second, k.first};
+      }
+      case Node::Kind::kAtLeast: {
+        uint32_t can = 0;
+        for (uint32_t i = 0; i < n.child_count; ++i) can += kid(i).first;
+        return {can >= n.count, true};
+      }
+    }
+    return {true, true};
+  }
+
+  // True when the query holds even though none of its terms occurs (and the post has no numbers).
   bool eval_absent(uint32_t index) const {
     const Node& n = out_.nodes[index];
     auto kid = [&](uint32_t i) { return out_.children[n.first + i]; };
@@ -658,6 +806,7 @@ class Compiler {
       case Node::Kind::kTerm:
       case Node::Kind::kNear:
       case Node::Kind::kEntities:
+      case Node::Kind::kCompare:
         return false;
       case Node::Kind::kAny:
       case Node::Kind::kOr:
@@ -798,14 +947,17 @@ class Compiler {
   std::vector<SourcePlace> pattern_place_;  // where each pattern was first written
   std::map<std::pair<std::string, bool>, std::string> regex_checked_;
   std::set<std::string> reported_;
+  std::vector<std::string> known_fields_;  // standard_field_names() and the config's [lodestone] fields
 };
 
 }  // namespace
 
 std::unique_ptr<compiled::RuleSetData> compile_rule_set(const std::vector<RuleFile>& files,
-                                                        const BuildOptions& options, Diagnostics& diags) {
+                                                        const BuildOptions& options,
+                                                        const std::vector<std::string>& known_fields,
+                                                        Diagnostics& diags) {
   auto out = std::make_unique<RuleSetData>();
-  Compiler(files, options, diags, *out).run();
+  Compiler(files, options, known_fields, diags, *out).run();
   if (diags.has_errors()) return nullptr;
   return out;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "lodestone/diagnostics.h"
@@ -13,8 +14,12 @@
 
 namespace lodestone::rules {
 
-// `options`: the database cache and the compile budget (rules/hs_build.h).
+// `options`: the database cache and the compile budget (rules/hs_build.h). `known_fields`: field
+// names besides standard_field_names() that rules may name without a warning (the config's
+// [lodestone] fields).
 std::unique_ptr<compiled::RuleSetData> compile_rule_set(const std::vector<RuleFile>& files,
-                                                        const BuildOptions& options, Diagnostics& diags);
+                                                        const BuildOptions& options,
+                                                        const std::vector<std::string>& known_fields,
+                                                        Diagnostics& diags);
 
 }  // namespace lodestone::rules

@@ -30,16 +30,21 @@ void read_tests(const RuleFile& file, Diagnostics& diags, const toml::node& node
       if (item.is_string()) {
         test.fields.emplace_back("", *item.value<std::string>());
       } else if (const toml::table* post = item.as_table()) {
-        for (auto&& [field, text] : *post) {
-          if (!text.is_string()) {
-            file.error(diags, "wrong-type", place_of(text.source(), file.path),
-                       "test field '" + std::string(field.str()) + "' must be a string, not " + type_name(text));
-            continue;
+        for (auto&& [field, value] : *post) {
+          const std::string name(field.str());
+          if (name == "source" && value.is_string()) {
+            test.source = *value.value<std::string>();
+          } else if (value.is_string()) {
+            test.fields.emplace_back(name, *value.value<std::string>());
+          } else if (value.is_integer() || value.is_floating_point()) {
+            test.numbers.emplace_back(name, *value.value<double>());
+          } else {
+            file.error(diags, "wrong-type", place_of(value.source(), file.path),
+                       "test field '" + name + "' must be a string or a number, not " + type_name(value));
           }
-          test.fields.emplace_back(std::string(field.str()), *text.value<std::string>());
         }
-        if (test.fields.empty()) {
-          file.error(diags, "empty-test", test.place, "a test post needs at least one field");
+        if (test.fields.empty() && test.numbers.empty()) {
+          file.error(diags, "empty-test", test.place, "a test post needs at least one field or number");
           continue;
         }
       } else {
@@ -58,7 +63,7 @@ void read_rule(const RuleFile& file, Diagnostics& diags, const toml::table& t, R
   TableReader r(
       file, diags, t, "[[rule]]",
       {"id", "title", "severity", "match", "fields", "notify", "tags", "case_sensitive", "fold_chinese", "tests",
-       "max_alerts_per_hour"});
+       "max_alerts_per_hour", "sources"});
   bool ok = true;
   if (!r.string("id", rule.id)) {
     if (!t.get("id")) file.error(diags, "missing-key", rule.place, "[[rule]] needs an 'id'");
@@ -98,6 +103,14 @@ void read_rule(const RuleFile& file, Diagnostics& diags, const toml::table& t, R
     ok = false;
   }
   r.strings("tags", rule.tags, true);
+  if (r.strings("sources", rule.sources, true)) {
+    for (const Located& glob : rule.sources) {
+      if (glob.value.empty()) {
+        file.error(diags, "bad-value", glob.place, "a source glob cannot be empty");
+        ok = false;
+      }
+    }
+  }
   r.boolean("case_sensitive", rule.case_sensitive);
   r.boolean("fold_chinese", rule.fold_chinese);
   if (const toml::node* tests = t.get("tests")) read_tests(file, diags, *tests, rule);

@@ -71,6 +71,8 @@ struct EntityListDef {
 struct RuleTestDef {
   bool expect_match = true;
   std::vector<std::pair<std::string, std::string>> fields;  // empty name: the rule's default field
+  std::vector<std::pair<std::string, double>> numbers;      // a test table's numbers (pushes = 60)
+  std::string source;  // the test post's `source`; empty: the rule's `sources` are not applied
   SourcePlace place;
 };
 
@@ -83,6 +85,7 @@ struct RuleDef {
   std::vector<Located> notify;
   int64_t max_alerts_per_hour = 0;  // 0: no limit
   std::vector<Located> tags;
+  std::vector<Located> sources;  // globs on a post's source; empty: every source
   bool has_fields = false;
   bool case_sensitive = false;
   bool fold_chinese = true;

@@ -2,6 +2,7 @@
 // query of a rule (parse_query), a hand-written recursive descent over byte offsets.
 #include "rules/query.h"
 
+#include <charconv>
 #include <limits>
 #include <utility>
 
@@ -11,6 +12,8 @@ namespace {
 // Nesting of '(' , ATLEAST( and NOT beyond this is refused, so a hostile query cannot exhaust the
 // stack (each level costs a handful of frames here, and more in the compiler's walk).
 constexpr int kMaxDepth = 200;
+
+constexpr const char* kNearComparison = "a comparison has no place in the text, so it cannot be a NEAR operand";
 
 // Byte length of the white-space character that starts at s[i], or 0. White space is Unicode's
 // White_Space set, not only ASCII: a query typed with a Chinese IME often holds U+3000 between
@@ -305,6 +308,7 @@ class QueryParser {
     Token near;
     if (!peek(near)) return false;
     if (near.kind != Kind::kNear) return true;
+    if (out.node.term.kind == TermSyntax::Kind::kCompare) return fail(out.begin, kNearComparison);
     pos_ = near.end;
     Token right_start;
     if (!peek(right_start)) return false;
@@ -314,6 +318,7 @@ class QueryParser {
     }
     Parsed right;
     if (!parse_term(right)) return false;
+    if (right.node.term.kind == TermSyntax::Kind::kCompare) return fail(right.begin, kNearComparison);
     Parsed node;
     node.node.kind = QueryNode::Kind::kNear;
     node.node.count = near.count;
@@ -390,7 +395,9 @@ class QueryParser {
     }
 
     const char first = query_[i];
-    if (first == '"') {
+    if (!term.field.empty() && (first == '<' || first == '>' || first == '=')) {
+      if (!read_comparison(i, term)) return false;
+    } else if (first == '"') {
       if (!read_phrase(i, term)) return false;
     } else if (first == '/') {
       if (!read_regex(i, term)) return false;
@@ -420,6 +427,41 @@ class QueryParser {
     out.begin = begin;
     out.end = i;
     out = finish(std::move(out));
+    return true;
+  }
+
+  // field:>=n, from the operator at i: one of >= > <= < =, then -?digits[.digits], then the end
+  // of the term. On success i is just past the number.
+  bool read_comparison(size_t& i, TermSyntax& term) {
+    using Compare = TermSyntax::Compare;
+    const size_t op_at = i;
+    const char c = query_[i++];
+    const bool or_equal = c != '=' && i < query_.size() && query_[i] == '=';
+    if (or_equal) ++i;
+    term.compare = c == '=' ? Compare::kEqual
+                   : c == '<' ? (or_equal ? Compare::kLessEqual : Compare::kLess)
+                              : (or_equal ? Compare::kGreaterEqual : Compare::kGreater);
+    const std::string written_op(query_.substr(op_at, i - op_at));
+    const size_t number_at = i;
+    size_t j = i;
+    if (j < query_.size() && query_[j] == '-') ++j;
+    const size_t digits_at = j;
+    while (j < query_.size() && is_digit(query_[j])) ++j;
+    bool ok = j > digits_at;
+    if (ok && j < query_.size() && query_[j] == '.') {
+      const size_t fraction_at = ++j;
+      while (j < query_.size() && is_digit(query_[j])) ++j;
+      ok = j > fraction_at;
+    }
+    if (!ok || !ends_term(query_, j)) {
+      return fail(number_at, "expected a number after '" + term.field + ":" + written_op + "', as in " + term.field +
+                                 ":" + written_op + "50");
+    }
+    term.text = std::string(query_.substr(number_at, j - number_at));
+    const auto parsed = std::from_chars(term.text.data(), term.text.data() + term.text.size(), term.number);
+    if (parsed.ec != std::errc()) return fail(number_at, "the number of a comparison is too large");
+    term.kind = TermSyntax::Kind::kCompare;
+    i = j;
     return true;
   }
 
@@ -551,6 +593,38 @@ bool parse_list_term(std::string_view written, TermSyntax& term, SyntaxError& er
   }
   term.text = std::string(s);
   return true;
+}
+
+const char* compare_operator(TermSyntax::Compare compare) {
+  switch (compare) {
+    case TermSyntax::Compare::kLess:
+      return "<";
+    case TermSyntax::Compare::kLessEqual:
+      return "<=";
+    case TermSyntax::Compare::kEqual:
+      return "=";
+    case TermSyntax::Compare::kGreaterEqual:
+      return ">=";
+    case TermSyntax::Compare::kGreater:
+      return ">";
+  }
+  return "=";
+}
+
+bool compare_holds(TermSyntax::Compare compare, double value, double number) {
+  switch (compare) {
+    case TermSyntax::Compare::kLess:
+      return value < number;
+    case TermSyntax::Compare::kLessEqual:
+      return value <= number;
+    case TermSyntax::Compare::kEqual:
+      return value == number;
+    case TermSyntax::Compare::kGreaterEqual:
+      return value >= number;
+    case TermSyntax::Compare::kGreater:
+      return value > number;
+  }
+  return false;
 }
 
 bool parse_query(std::string_view query, QueryNode& root, SyntaxError& error) {

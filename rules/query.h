@@ -15,13 +15,23 @@ namespace lodestone::rules {
 //   /regex/                -> kRegex,   text = the expression between the slashes, with "\/"
 //                                         unescaped to "/"
 //   @name                  -> kListRef, text = the name without '@'
+//   field:>=n (> < <= =)   -> kCompare, field = the number's name, compare and number set,
+//                                         text = n as written ("-20", "1.5"); a query-only form
 // `field` holds the scope of a `field:term` written in a query, else is empty.
 struct TermSyntax {
-  enum class Kind { kLiteral, kPrefix, kRegex, kListRef };
+  enum class Kind { kLiteral, kPrefix, kRegex, kListRef, kCompare };
+  enum class Compare { kLess, kLessEqual, kEqual, kGreaterEqual, kGreater };
   Kind kind = Kind::kLiteral;
   std::string text;
   std::string field;
+  Compare compare = Compare::kEqual;  // kCompare
+  double number = 0;                  // kCompare
 };
+
+// ">=", "<", ...: the operator as a query writes it.
+const char* compare_operator(TermSyntax::Compare compare);
+// Whether `value` compares with `number` as `compare` says.
+bool compare_holds(TermSyntax::Compare compare, double value, double number);
 
 struct SyntaxError {
   uint32_t offset = 0;  // byte offset into the parsed string where the problem is
@@ -57,7 +67,8 @@ struct QueryNode {
 // Terms in a query: a bare word (any run of characters other than white space, ( ) , and "; it
 // may end in '*'), a "quoted phrase" (may end in '*' inside the quotes; \" and \\ escape),
 // /regex/ (up to the next unescaped '/'), @name (name: [A-Za-z0-9_.-]+), and any of these behind
-// `field:` where field is [a-z_][a-z0-9_]*. Operators are upper case only; "and", "or", "not",
+// `field:` where field is [a-z_][a-z0-9_]*; behind `field:` also a comparison, one of >= > <= < =
+// then a decimal number (-?digits, optionally .digits: "pushes:>=50", "score:<-0.5"). Operators are upper case only; "and", "or", "not",
 // "near" in lower case are words. n is a decimal integer; ATLEAST needs n >= 1.
 // Errors name what was expected and point at the offending byte: "expected ')'", "unexpected ')'",
 // "NEAR needs a distance, as in NEAR/10", "ATLEAST needs a number first", "empty query",

@@ -105,7 +105,7 @@ LoadResult finish(std::vector<rules::RuleFile> files, Diagnostics diags, const L
   }
   std::sort(names.begin(), names.end());
   for (const auto& n : names) build.cache_name += n + '\n';
-  auto data = rules::compile_rule_set(files, build, diags);
+  auto data = rules::compile_rule_set(files, build, options.known_fields, diags);
   if (data) data->stats.read_seconds += read_seconds;  // the rule files, before their lists
   if (data && !diags.has_errors()) result.rule_set = std::make_shared<const RuleSet>(std::move(data));
   result.diagnostics = std::move(diags);

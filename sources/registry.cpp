@@ -15,6 +15,7 @@ namespace lodestone {
   X(LODESTONE_SOURCE_DIRECTORY, directory_source_kind) \
   X(LODESTONE_SOURCE_FEED, feed_source_kind)           \
   X(LODESTONE_SOURCE_HTTP, http_source_kind)           \
+  X(LODESTONE_SOURCE_PTT, ptt_source_kind)             \
   X(LODESTONE_SOURCE_REDIS, redis_source_kind)
 
 #define LODESTONE_DECLARE_KIND(flag, kind) extern const SourceKind kind;

@@ -179,26 +179,32 @@ std::vector<BatchReceipt> Pipeline::process(std::vector<Batch>& group, WorkerSta
   std::vector<NewAlert> alerts;
   std::vector<size_t> alert_batch;                                 // the batch of each alert
   std::vector<std::string> alert_rules;                            // rule of each alert, for metrics after the commit
-  std::map<std::string, std::pair<uint64_t, uint64_t>> by_source;  // new, duplicate
+  struct PostCounts {
+    uint64_t fresh = 0, updated = 0, duplicate = 0;
+  };
+  std::map<std::string, PostCounts> by_source;
   const int64_t now = system_now_ms();
   size_t inserted = 0;
   try {
     for (const Batch& batch : group) {
-      for (const Post& post : batch.posts) keys.push_back({post.source, post.id});
+      for (const Post& post : batch.posts) keys.push_back({post.source, post.id, content_hash(post)});
     }
-    // A post seen before is not matched again: a re-polled feed or a replayed file never alerts
-    // twice, even when the rules changed in between. Two copies within one group are both
-    // matched; their alerts share ids and the store keeps one.
-    const std::vector<bool> seen = store_.seen_all(keys);
+    // A post seen before with the same content is not matched again: a re-polled feed or a
+    // replayed file never alerts twice, even when the rules changed in between. A post whose
+    // content changed (an edit, a push count that grew) is matched again; an alert it raised
+    // before has the same id, which the store keeps once. Two copies within one group are both
+    // matched, with the same effect.
+    const std::vector<PostSeen> seen = store_.seen_all(keys);
     size_t k = 0;
     for (size_t b = 0; b < group.size(); ++b) {
       receipts[b].posts = group[b].posts.size();
       for (const Post& post : group[b].posts) {
-        if (seen[k++]) {
-          ++by_source[post.source].second;
+        const PostSeen was = seen[k++];
+        if (was == PostSeen::kSame) {
+          ++by_source[post.source].duplicate;
           continue;
         }
-        ++by_source[post.source].first;
+        ++(was == PostSeen::kNew ? by_source[post.source].fresh : by_source[post.source].updated);
         const auto t0 = std::chrono::steady_clock::now();
         auto found = state.scanner->scan(post);
         metrics_.observe_scan_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -239,8 +245,9 @@ std::vector<BatchReceipt> Pipeline::process(std::vector<Batch>& group, WorkerSta
     return receipts;
   }
   for (const auto& [source, counts] : by_source) {
-    if (counts.first) metrics_.add_posts(source, "new", counts.first);
-    if (counts.second) metrics_.add_posts(source, "duplicate", counts.second);
+    if (counts.fresh) metrics_.add_posts(source, "new", counts.fresh);
+    if (counts.updated) metrics_.add_posts(source, "updated", counts.updated);
+    if (counts.duplicate) metrics_.add_posts(source, "duplicate", counts.duplicate);
   }
   for (size_t i = 0; i < alerts.size(); ++i) metrics_.add_alert(alert_rules[i], alerts[i].held);
   if (inserted > 0 && on_alerts_) on_alerts_();

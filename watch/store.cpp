@@ -5,12 +5,15 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <iterator>
 #include <limits>
 #include <map>
 #include <system_error>
 #include <utility>
+
+#include "util/sha256.h"
 
 namespace lodestone {
 
@@ -82,6 +85,11 @@ CREATE TABLE processed_files(
 ) WITHOUT ROWID;
 
 PRAGMA application_id = 1281643380;
+)sql",
+    // 1 → 2: a seen post's content hash, so that a post sent again with changed content is matched
+    // again (NULL: seen before hashes were kept; the next commit of the post fills it in).
+    R"sql(
+ALTER TABLE seen_posts ADD COLUMN content_hash TEXT;
 )sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion, "one migration step per schema version");
@@ -298,6 +306,7 @@ struct Store::Statements {
   sqlite3_stmt* rollback = nullptr;
   sqlite3_stmt* insert_seen = nullptr;
   sqlite3_stmt* select_seen = nullptr;
+  sqlite3_stmt* update_seen_hash = nullptr;
   sqlite3_stmt* insert_alert = nullptr;
   sqlite3_stmt* insert_delivery = nullptr;
   sqlite3_stmt* select_due = nullptr;
@@ -318,8 +327,11 @@ struct Store::Statements {
       {&Statements::commit, "COMMIT"},
       {&Statements::rollback, "ROLLBACK"},
       {&Statements::insert_seen,
-       "INSERT INTO seen_posts(source, post_key, first_seen_ms) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"},
-      {&Statements::select_seen, "SELECT 1 FROM seen_posts WHERE source = ?1 AND post_key = ?2"},
+       "INSERT INTO seen_posts(source, post_key, first_seen_ms, content_hash) VALUES (?1, ?2, ?3, ?4) "
+       "ON CONFLICT DO NOTHING"},
+      {&Statements::select_seen, "SELECT content_hash FROM seen_posts WHERE source = ?1 AND post_key = ?2"},
+      {&Statements::update_seen_hash,
+       "UPDATE seen_posts SET content_hash = ?3 WHERE source = ?1 AND post_key = ?2 AND content_hash IS NOT ?3"},
       {&Statements::insert_alert,
        "INSERT INTO alerts(id, rule_id, source, post_id, json, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
        "ON CONFLICT DO NOTHING"},
@@ -441,7 +453,17 @@ CommitResult Store::commit(const std::vector<PostKey>& posts, const std::vector<
   Transaction txn = stmts_->transaction(db_, path_, "commit");
   for (const PostKey& post : posts) {
     Use q(db_, path_, stmts_->insert_seen, "commit");
-    result.post_is_new.push_back(q.text(1, post.source).text(2, post.key).integer(3, now_ms).run() == 1);
+    q.text(1, post.source).text(2, post.key).integer(3, now_ms);
+    if (post.hash.empty()) {
+      q.null(4);
+    } else {
+      q.text(4, post.hash);
+    }
+    const bool is_new = q.run() == 1;
+    result.post_is_new.push_back(is_new);
+    if (is_new || post.hash.empty()) continue;
+    Use u(db_, path_, stmts_->update_seen_hash, "commit");
+    result.posts_updated += static_cast<size_t>(u.text(1, post.source).text(2, post.key).text(3, post.hash).run());
   }
   for (const NewAlert& alert : alerts) {
     Use q(db_, path_, stmts_->insert_alert, "commit");
@@ -463,19 +485,40 @@ CommitResult Store::commit(const std::vector<PostKey>& posts, const std::vector<
   return result;
 }
 
+std::string content_hash(const Post& post) {
+  Sha256 h;
+  for (const PostField& f : post.fields()) {
+    h.add(f.name).add(std::string_view("\0", 1)).add(f.text).add(std::string_view("\0", 1));
+  }
+  for (const PostNumber& n : post.numbers()) {
+    uint64_t bits = 0;
+    static_assert(sizeof bits == sizeof n.value);
+    std::memcpy(&bits, &n.value, sizeof bits);
+    h.add(std::string_view("#", 1)).add(n.name).add(std::string_view("\0", 1)).add_u64(bits);
+  }
+  const Digest d = h.finish();
+  return to_hex(as_chars(d).substr(0, 16));
+}
+
 bool Store::seen(const PostKey& post) {
   std::lock_guard<std::mutex> lock(mutex_);
   Use q(db_, path_, stmts_->select_seen, "seen");
   return q.text(1, post.source).text(2, post.key).step();
 }
 
-std::vector<bool> Store::seen_all(const std::vector<PostKey>& posts) {
+std::vector<PostSeen> Store::seen_all(const std::vector<PostKey>& posts) {
   std::lock_guard<std::mutex> lock(mutex_);
-  std::vector<bool> out;
+  std::vector<PostSeen> out;
   out.reserve(posts.size());
   for (const PostKey& post : posts) {
     Use q(db_, path_, stmts_->select_seen, "seen");
-    out.push_back(q.text(1, post.source).text(2, post.key).step());
+    if (!q.text(1, post.source).text(2, post.key).step()) {
+      out.push_back(PostSeen::kNew);
+    } else if (post.hash.empty() || q.is_null(0) || q.text(0) == post.hash) {
+      out.push_back(PostSeen::kSame);
+    } else {
+      out.push_back(PostSeen::kChanged);
+    }
   }
   return out;
 }

@@ -11,8 +11,10 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "lodestone/post.h"
 #include "lodestone/result.h"
 
 struct sqlite3;
@@ -34,10 +36,26 @@ class StoreError : public std::runtime_error {
   int sqlite_code_;
 };
 
-// A post the pipeline has seen: its source and the key that identifies it there (the post id).
+// A post the pipeline has seen: its source and the key that identifies it there (the post id),
+// with the hash of its content (content_hash(); empty: content not compared).
 struct PostKey {
+  PostKey() = default;
+  PostKey(std::string source_name, std::string post_key, std::string content = {})
+      : source(std::move(source_name)), key(std::move(post_key)), hash(std::move(content)) {}
   std::string source, key;
+  std::string hash;
 };
+
+// What seen_all() knows of a post key.
+enum class PostSeen {
+  kNew,      // never seen
+  kSame,     // seen, with the same content hash (or one side has none)
+  kChanged,  // seen, with another content hash: an edited post, a push count that grew
+};
+
+// The hash a PostKey carries: 32 hex digits of SHA-256 over the post's fields (name and text, in
+// order) and numbers (name and value). Not over id or source, which the key holds.
+std::string content_hash(const Post& post);
 
 // An alert to store, with the notifiers it goes to. `json` is kept byte for byte as given.
 struct NewAlert {
@@ -48,6 +66,7 @@ struct NewAlert {
 
 struct CommitResult {
   std::vector<bool> post_is_new;     // aligned with the `posts` given to commit()
+  size_t posts_updated = 0;          // posts seen before whose content hash changed
   std::vector<bool> alert_inserted;  // aligned with the `alerts` given to commit()
   size_t alerts_inserted = 0;        // alerts whose id was new; each got its deliveries
   size_t alerts_present = 0;      // alerts whose id was already stored (or repeated in the batch)
@@ -104,7 +123,7 @@ class Store {
  public:
   // The schema version this code writes. A file with an older version is migrated on open, in one
   // transaction; a file with a newer one is refused.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens the store at `path`, creating the file and its parent folders if needed, in WAL mode
   // with synchronous=FULL (a commit that returned survives a crash or power loss) and foreign keys
@@ -119,14 +138,16 @@ class Store {
 
   const std::string& path() const { return path_; }
 
-  // In one transaction: marks `posts` seen (first_seen_ms = now_ms for new ones), inserts each
+  // In one transaction: marks `posts` seen (first_seen_ms = now_ms for new ones; a seen one's
+  // content hash replaced by the key's when that is not empty), inserts each
   // alert whose id is not stored yet, and for it one pending delivery per distinct notifier, due at
   // now_ms. An alert whose id is already stored is left as it is — json and deliveries included.
   // All or nothing: when it throws, nothing of the batch is stored.
   CommitResult commit(const std::vector<PostKey>& posts, const std::vector<NewAlert>& alerts, int64_t now_ms);
   bool seen(const PostKey& post);
-  // Whether each post was seen, under one lock: a worker does not queue for the lock per post.
-  std::vector<bool> seen_all(const std::vector<PostKey>& posts);
+  // Whether each post was seen, and with which content, under one lock: a worker does not queue
+  // for the lock per post.
+  std::vector<PostSeen> seen_all(const std::vector<PostKey>& posts);
 
   // Up to `limit` pending deliveries to `notifier` with next_attempt_ms <= now_ms, earliest
   // next_attempt first, then in commit order. A row stays pending, and so due again, until one of

@@ -11,6 +11,10 @@
 
 namespace lodestone {
 
+// One reason a rule holds: an occurrence of a term in a field, or a comparison that held.
+// A comparison's match has `comparison` set: `field` names the number, `term` is the comparison
+// as written ("pushes:>=50"), `value` the post's number, `text` and `snippet` that number written
+// out ("51"), and no span (offsets 0). Its JSON has "value" and no offsets.
 struct AlertMatch {
   std::string field;   // the post field the occurrence is in
   std::string term;    // the term as written in the rule file ("rare earth*", "稀土", "/re/")
@@ -22,7 +26,12 @@ struct AlertMatch {
   std::string snippet;      // the span with kSnippetContext code points around it, "…" where cut
   std::string entity;       // id of the entity this term names, empty when it names none
   std::string entity_list;  // the [[entities]] list of that entity; empty for an [[entity]]
+  bool comparison = false;
+  double value = 0;  // a comparison's number
 };
+
+// A post's number as alerts write it: "51", "-20", "1.5" (shortest form that reads back the same).
+void format_number(double value, std::string& out);
 
 struct AlertEntity {
   std::string id;

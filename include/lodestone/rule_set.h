@@ -25,6 +25,7 @@ struct RuleInfo {
   std::string severity;  // info | low | medium | high | critical
   std::vector<std::string> tags;
   std::vector<std::string> notify;  // notifier names; empty means the config's default notifiers
+  std::vector<std::string> sources;  // globs on a post's source ("ptt/*"); empty means every source
   int64_t max_alerts_per_hour = 0;  // 0: no limit; the watcher holds back the rest
   SourcePlace place;                // where the [[rule]] table is written
 };
@@ -99,6 +100,9 @@ struct LoadOptions {
   std::string cache_dir;                 // compiled databases are cached here; empty: no cache
   double compile_time_limit = 0;         // seconds of Hyperscan compile; 0: no limit
   uint64_t compile_memory_limit = 0;     // bytes of the compiling process; 0: no limit
+  // Field names rules may name without an "unknown-field" warning, besides the ones the built-in
+  // sources produce (standard_field_names() in post.h): the config's [lodestone] fields.
+  std::vector<std::string> known_fields;
 };
 
 // The default cache folder: $LODESTONE_CACHE_DIR, else $XDG_CACHE_HOME/lodestone, else

@@ -32,6 +32,10 @@ class Scanner {
   // Set a fixed `matched_at` (for reproducible output and tests); empty means the clock.
   void set_clock_override(std::string matched_at);
 
+  // Whether a rule's `sources` globs are applied (the default): a rule alerts only on posts whose
+  // source one of them matches. Off for a rule's self-tests that name no source.
+  void set_apply_rule_sources(bool apply);
+
   const RuleSet& rules() const { return *rules_; }
 
  private:

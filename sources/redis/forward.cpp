@@ -17,12 +17,19 @@ namespace lodestone {
 namespace {
 
 // The entry's `post` field: the post as a JSONL line holds it, id and source first, then its
-// fields in order; the redis source reads it back with the same PostReader as a file.
+// fields in order, then its numbers; the redis source reads it back with the same PostReader as a file.
 std::string post_json(const Post& post) {
   nlohmann::ordered_json j;
   j["id"] = post.id;
   j["source"] = post.source;
   for (const PostField& f : post.fields()) j[f.name] = f.text;
+  for (const PostNumber& n : post.numbers()) {
+    if (auto whole = whole_number(n.value)) {
+      j[n.name] = *whole;
+    } else {
+      j[n.name] = n.value;
+    }
+  }
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -71,8 +78,8 @@ class RedisForwardSink final : public ForwardSink {
     BatchReceipt receipt;
     receipt.posts = posts.size();
     std::vector<PostKey> keys;
-    for (const Post& p : posts) keys.push_back({p.source, p.id});
-    std::vector<bool> seen;
+    for (const Post& p : posts) keys.push_back({p.source, p.id, content_hash(p)});
+    std::vector<PostSeen> seen;
     try {
       seen = store_.seen_all(keys);
     } catch (const StoreError& e) {
@@ -83,7 +90,7 @@ class RedisForwardSink final : public ForwardSink {
     std::vector<std::vector<std::string>> commands;
     std::map<std::string, std::pair<uint64_t, uint64_t>> by_source;  // new, duplicate
     for (size_t i = 0; i < posts.size(); ++i) {
-      if (seen[i]) {
+      if (seen[i] == PostSeen::kSame) {  // new and changed posts are forwarded, to be matched
         ++by_source[posts[i].source].second;
         continue;
       }

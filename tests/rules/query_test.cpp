@@ -31,6 +31,8 @@ std::string render_term(const TermSyntax& t) {
       return out + "/" + t.text + "/";
     case TermSyntax::Kind::kListRef:
       return out + "@" + t.text;
+    case TermSyntax::Kind::kCompare:
+      return out + std::string(lodestone::rules::compare_operator(t.compare)) + t.text;
   }
   return "?";
 }

@@ -27,6 +27,7 @@ using lodestone::DeliveryState;
 using lodestone::DueDelivery;
 using lodestone::NewAlert;
 using lodestone::PostKey;
+using lodestone::PostSeen;
 using lodestone::Store;
 using lodestone::StoreError;
 using lodestone::testing::stored_alert;
@@ -96,7 +97,7 @@ std::map<std::string, uint64_t> counts(Store& store) {
 
 // ---- open ------------------------------------------------------------------------------------
 
-TEST_CASE("open creates the file and its folders, in WAL mode with schema version 1", "[store]") {
+TEST_CASE("open creates the file and its folders, in WAL mode with schema version 2", "[store]") {
   TempDir dir;
   const std::string path = dir.file("state/nested/lodestone.db");
   {
@@ -106,7 +107,7 @@ TEST_CASE("open creates the file and its folders, in WAL mode with schema versio
   REQUIRE(fs::is_regular_file(path));
   RawDb raw(path);
   CHECK(raw.text("PRAGMA journal_mode") == "wal");
-  CHECK(raw.integer("PRAGMA user_version") == 1);
+  CHECK(raw.integer("PRAGMA user_version") == 2);
   CHECK(raw.integer("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
                     "('seen_posts', 'alerts', 'deliveries', 'source_state', 'processed_files')") == 5);
 }
@@ -127,7 +128,7 @@ TEST_CASE("a reopened store keeps its posts, alerts, deliveries and source state
   CHECK(store->get_state("feed", "etag") == "\"abc\"");
   CHECK(store->file_processed("dir", "/in/x.jsonl"));
   // Reopening does not migrate again or lose the version.
-  CHECK(RawDb(path).integer("PRAGMA user_version") == 1);
+  CHECK(RawDb(path).integer("PRAGMA user_version") == 2);
 }
 
 TEST_CASE("a store with a newer schema version is refused, naming the path and both versions", "[store]") {
@@ -142,11 +143,69 @@ TEST_CASE("a store with a newer schema version is refused, naming the path and b
   const std::string& error = refused.error();
   CHECK_THAT(error, Contains(path + ": "));
   CHECK_THAT(error, Contains("schema version 99"));
-  CHECK_THAT(error, Contains("(version 1)"));
+  CHECK_THAT(error, Contains("(version 2)"));
   // Refused before anything was changed: not even the journal mode.
   RawDb raw(path);
   CHECK(raw.text("PRAGMA journal_mode") == "delete");
   CHECK(raw.integer("PRAGMA user_version") == 99);
+}
+
+TEST_CASE("a version 1 store is migrated on open and keeps its seen posts, which count as unchanged", "[store]") {
+  TempDir dir;
+  const std::string path = dir.file("v1.db");
+  {
+    auto store = open_store(path);
+    store->commit({{"ptt/Stock", "M.1"}}, {stored_alert("a1", {"ops"})}, 1000);
+  }
+  {
+    // Back to what version 1 wrote: seen_posts without its content_hash column.
+    RawDb raw(path);
+    raw.exec("ALTER TABLE seen_posts DROP COLUMN content_hash; PRAGMA user_version = 1;");
+  }
+  auto store = open_store(path);
+  CHECK(RawDb(path).integer("PRAGMA user_version") == 2);
+  CHECK(due_ids(*store, "ops", 1000) == std::vector<std::string>{"a1"});
+  // Seen before hashes were kept: the same post, whatever its hash, until a commit stores one.
+  CHECK(store->seen_all({{"ptt/Stock", "M.1", "aaaa"}}) == std::vector<PostSeen>{PostSeen::kSame});
+  CommitResult filled = store->commit({{"ptt/Stock", "M.1", "aaaa"}}, {}, 2000);
+  CHECK(filled.post_is_new == std::vector<bool>{false});
+  CHECK(filled.posts_updated == 1);
+  CHECK(store->seen_all({{"ptt/Stock", "M.1", "aaaa"}, {"ptt/Stock", "M.1", "bbbb"}}) ==
+        std::vector<PostSeen>{PostSeen::kSame, PostSeen::kChanged});
+}
+
+TEST_CASE("seen_all tells new, same and changed posts apart by content hash", "[store]") {
+  TempDir dir;
+  auto store = open_store(dir.file("state.db"));
+  lodestone::Post post;
+  post.id = "M.1";
+  post.source = "ptt/Stock";
+  post.add_field("title", "[新聞] 台積電");
+  post.set_number("pushes", 12);
+  const std::string twelve = lodestone::content_hash(post);
+  CHECK(twelve.size() == 32);
+  CHECK(lodestone::content_hash(post) == twelve);
+  post.set_number("pushes", 55);
+  const std::string fifty_five = lodestone::content_hash(post);
+  CHECK(fifty_five != twelve);
+  post.set_number("pushes", 12);
+  post.add_field("title", "[新聞] 台積電 (更新)");
+  CHECK(lodestone::content_hash(post) != twelve);
+
+  CHECK(store->seen_all({{"ptt/Stock", "M.1", twelve}}) == std::vector<PostSeen>{PostSeen::kNew});
+  CommitResult first = store->commit({{"ptt/Stock", "M.1", twelve}}, {}, 1000);
+  CHECK(first.post_is_new == std::vector<bool>{true});
+  CHECK(first.posts_updated == 0);
+  CHECK(store->seen_all({{"ptt/Stock", "M.1", twelve},
+                         {"ptt/Stock", "M.1", fifty_five},
+                         {"ptt/Stock", "M.1", ""},
+                         {"ptt/Stock", "M.2", twelve}}) ==
+        std::vector<PostSeen>{PostSeen::kSame, PostSeen::kChanged, PostSeen::kSame, PostSeen::kNew});
+  // Committing the changed content makes it the known one; committing it again changes nothing.
+  CHECK(store->commit({{"ptt/Stock", "M.1", fifty_five}}, {}, 2000).posts_updated == 1);
+  CHECK(store->commit({{"ptt/Stock", "M.1", fifty_five}}, {}, 3000).posts_updated == 0);
+  CHECK(store->seen_all({{"ptt/Stock", "M.1", twelve}, {"ptt/Stock", "M.1", fifty_five}}) ==
+        std::vector<PostSeen>{PostSeen::kChanged, PostSeen::kSame});
 }
 
 TEST_CASE("a store whose folder cannot be created is an error naming the path", "[store]") {
