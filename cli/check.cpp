@@ -195,15 +195,13 @@ int run_check(const CheckOptions& options) {
   RuleTestReport report = run_rule_tests(rules);
   std::cerr << format_diagnostics(report.failures);
   print_lists(*rules, std::cout);
-  std::cout << (report.failed ? "FAILED: " : "ok: ") << rules->rule_count() << " rules, " << rules->entity_count()
+  const bool warned = options.strict && had_warnings;
+  const bool failed = report.failed || warned;
+  std::cout << (failed ? "FAILED: " : "ok: ") << rules->rule_count() << " rules, " << rules->entity_count()
             << " entities, " << rules->pattern_count() << " patterns from " << rules->file_count() << " file"
             << (rules->file_count() == 1 ? "" : "s") << "; " << report.passed << " tests passed, " << report.failed
-            << " failed\n";
-  if (options.strict && had_warnings) {
-    std::cout << "FAILED: warnings are errors with --strict\n";
-    return 1;
-  }
-  return report.failed ? 1 : 0;
+            << " failed" << (warned ? "; warnings fail with --strict" : "") << '\n';
+  return failed ? 1 : 0;
 }
 
 }  // namespace lodestone::cli

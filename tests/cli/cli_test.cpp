@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -402,4 +403,88 @@ TEST_CASE("secrets come from ${ENV} or an owner-only *_file, and never appear in
   CHECK(r.code == 0);
   CHECK_THAT(r.err, Contains("lodestone.toml:7:10: warning: secret is written in the config"));
   CHECK(r.err.find("VE9QU0VDUkVU") == std::string::npos);
+}
+
+// ---- comparisons, sources, warnings -----------------------------------------------------------
+
+TEST_CASE("check warns about rules that read other than meant, each with its fix at file:line:col", "[cli][warnings]") {
+  Run r = run_lodestone("check --no-cache tests/data/rules/warnings.toml");
+  INFO(r.err);
+  CHECK(r.code == 0);  // warnings alone do not fail a check
+  CHECK_THAT(r.err, Contains("tests/data/rules/warnings.toml:5:15: warning: 'and' is matched as a word; write AND "
+                             "for the operator, or \"and\" to match the word"));
+  CHECK_THAT(r.err, Contains("tests/data/rules/warnings.toml:9:10: warning: field 'titel' is none the sources "
+                             "produce (title, body, author, comments, ...) nor in the config's [lodestone] fields "
+                             "(did you mean 'title'?)"));
+  CHECK_THAT(r.err, Contains("tests/data/rules/warnings.toml:13:21: warning: '>=' is matched as text, not "
+                             "compared; a comparison is written field:>=n (did you mean 'pushes:>=50'?)"));
+  CHECK_THAT(r.out, Contains("ok: 3 rules"));
+}
+
+TEST_CASE("check --strict fails on a warning", "[cli][warnings]") {
+  Run r = run_lodestone("check --strict --no-cache tests/data/rules/warnings.toml");
+  CHECK(r.code == 1);
+  CHECK_THAT(r.err, Contains("warnings.toml:5:15: warning: 'and' is matched as a word"));
+  CHECK_THAT(r.out, Contains("FAILED: 3 rules"));
+  CHECK_THAT(r.out, Contains("warnings fail with --strict"));
+  // Without warnings --strict changes nothing.
+  Run clean = run_lodestone("check --strict --no-cache rules/packs");
+  INFO(clean.err);
+  CHECK(clean.code == 0);
+  CHECK(clean.err.find("warning") == std::string::npos);
+}
+
+TEST_CASE("a field the config's [lodestone] fields names is known to check", "[cli][warnings]") {
+  Run r = run_lodestone("check --no-cache -c tests/data/fields_config.toml");
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(r.err.find("field 'titel'") == std::string::npos);
+  CHECK_THAT(r.err, Contains("'and' is matched as a word"));  // the others still warn
+}
+
+TEST_CASE("check runs comparison rules' tests with numbers and sources, and needs no database for them",
+          "[cli][compare]") {
+  Run r = run_lodestone("check --strict --no-cache tests/data/rules/comparisons.toml");
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Contains("ok: 3 rules, 0 entities, 2 patterns from 1 file; 9 tests passed, 0 failed"));
+}
+
+TEST_CASE("scan compares post numbers, shows the value in matches, and keeps rules to their sources",
+          "[cli][compare]") {
+  Run r = run_lodestone(
+      "scan --no-cache -r tests/data/rules/comparisons.toml tests/data/posts/repeated.jsonl --now 2026-01-11T11:08:03Z");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  std::vector<std::pair<std::string, std::string>> got;
+  std::map<std::string, nlohmann::json> by_rule;
+  for (const auto& a : json_lines(r.out)) {
+    const std::string who = std::string(a["rule"]["id"]) + " " + std::string(a["post"]["id"]);
+    got.emplace_back(who, a["post"]["source"]);
+    by_rule.emplace(who + " " + std::string(a["post"]["source"]), a);
+  }
+  // M.1 comes three times from ptt/Stock with 12, 55 and 107 pushes: each rule alerts on it once,
+  // when it first holds; the same id from another source is another post, and `hot` is for ptt/*.
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"boo-storm M.2", "ptt/Stock"},
+      {"tsmc-pushed M.1", "ptt/Stock"},
+      {"hot M.1", "ptt/Stock"},
+      {"tsmc-pushed M.1", "feed/news"},
+  };
+  CHECK(got == expected);
+  const nlohmann::json& tsmc = by_rule.at("tsmc-pushed M.1 ptt/Stock");
+  bool compared = false;
+  for (const auto& m : tsmc["matches"]) {
+    if (m.contains("value")) {
+      compared = true;
+      CHECK(m["field"] == "pushes");
+      CHECK(m["term"] == "pushes:>=50");
+      CHECK(m["value"] == 55);
+      CHECK(m["text"] == "55");
+    }
+  }
+  CHECK(compared);
+  CHECK(by_rule.at("boo-storm M.2 ptt/Stock")["matches"][0]["value"] == -25);
+  CHECK_THAT(r.err, Contains("lodestone: 5 posts read, 4 alerts (1 left out: posts repeated with an alert already "
+                             "printed)"));
 }

@@ -566,3 +566,67 @@ TEST_CASE("an empty or blank list term is an error", "[query][list]") {
   CHECK(list_term("") == "error at 0: empty term");
   CHECK(list_term(" \t ") == "error at 0: empty term");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Comparisons: field:>=n
+
+TEST_CASE("field:>=n is a comparison of the post's number with every operator", "[query][compare]") {
+  using Compare = TermSyntax::Compare;
+  const struct {
+    const char* query;
+    Compare compare;
+    double number;
+  } cases[] = {
+      {"pushes:>=50", Compare::kGreaterEqual, 50}, {"pushes:>50", Compare::kGreater, 50},
+      {"pushes:<=-20", Compare::kLessEqual, -20},  {"pushes:<0", Compare::kLess, 0},
+      {"score:=0.75", Compare::kEqual, 0.75},      {"score:>-0.5", Compare::kGreater, -0.5},
+  };
+  for (const auto& c : cases) {
+    INFO(c.query);
+    TermSyntax t = term_of(c.query);
+    CHECK(t.kind == TermSyntax::Kind::kCompare);
+    CHECK(t.compare == c.compare);
+    CHECK(t.number == c.number);
+    CHECK(t.field == std::string_view(c.query).substr(0, std::string_view(c.query).find(':')));
+  }
+  CHECK(tree("pushes:>=50") == "pushes:>=50");
+}
+
+TEST_CASE("a comparison binds as a term: AND, OR, NOT, parentheses and ATLEAST", "[query][compare]") {
+  CHECK(tree("pushes:>=50 AND 台積電") == "(AND pushes:>=50 台積電)");
+  CHECK(tree("台積電 pushes:>=50") == "(AND 台積電 pushes:>=50)");
+  CHECK(tree("TSMC OR 台積電 pushes:>=50") == "(OR TSMC (AND 台積電 pushes:>=50))");
+  CHECK(tree("(TSMC OR 台積電) AND NOT pushes:<0") == "(AND (OR TSMC 台積電) (NOT pushes:<0))");
+  CHECK(tree("ATLEAST(1, pushes:>=100, boo:>=30)") == "(ATLEAST/1 pushes:>=100 boo:>=30)");
+}
+
+TEST_CASE("without a field, or with text after the operator, '>=' is text or an error", "[query][compare]") {
+  // No field: the words stay words (check warns about them, see compiler_test).
+  CHECK(tree(">=50") == ">=50");
+  CHECK(tree("pushes >= 50") == "(AND pushes >= 50)");
+  CHECK(tree("pushes:>=") == "error at 9: expected a number after 'pushes:>=', as in pushes:>=50");
+  CHECK(tree("pushes:>=abc") == "error at 9: expected a number after 'pushes:>=', as in pushes:>=50");
+  CHECK(tree("pushes:>=5.") == "error at 9: expected a number after 'pushes:>=', as in pushes:>=50");
+  CHECK(tree("pushes:>=50x") == "error at 9: expected a number after 'pushes:>=', as in pushes:>=50");
+  CHECK(tree("pushes:=>5") == "error at 8: expected a number after 'pushes:=', as in pushes:=50");
+  CHECK(tree("pushes:>=1e999") == "error at 9: expected a number after 'pushes:>=', as in pushes:>=50");
+  CHECK(tree("pushes:>=1" + std::string(400, '0')) == "error at 9: the number of a comparison is too large");
+}
+
+TEST_CASE("a comparison cannot be a NEAR operand", "[query][compare]") {
+  CHECK(tree("pushes:>=50 NEAR/5 台積電") ==
+        "error at 0: a comparison has no place in the text, so it cannot be a NEAR operand");
+  CHECK(tree("台積電 NEAR/5 pushes:>=50") ==  // offsets are bytes: 台積電 is nine
+        "error at 17: a comparison has no place in the text, so it cannot be a NEAR operand");
+}
+
+TEST_CASE("compare_holds compares as the operator reads", "[query][compare]") {
+  using Compare = TermSyntax::Compare;
+  using lodestone::rules::compare_holds;
+  CHECK(compare_holds(Compare::kGreaterEqual, 50, 50));
+  CHECK_FALSE(compare_holds(Compare::kGreater, 50, 50));
+  CHECK(compare_holds(Compare::kLessEqual, -25.5, -20));
+  CHECK_FALSE(compare_holds(Compare::kLess, -20, -20));
+  CHECK(compare_holds(Compare::kEqual, 0.75, 0.75));
+  CHECK_FALSE(compare_holds(Compare::kEqual, 0.75, 0.7));
+}

@@ -68,6 +68,42 @@ TEST_CASE("a batch is matched, committed with one delivery per notifier, then ac
   CHECK(metrics.render({}).find("lodestone_posts_total{source=\"test\",outcome=\"duplicate\"} 2") != std::string::npos);
 }
 
+TEST_CASE("a post sent again with changed content is matched again and alerts each rule once", "[pipeline]") {
+  TempStore store;
+  Metrics metrics;
+  PipelineOptions options;
+  options.default_notifiers = {"a"};
+  Pipeline pipeline(options, *store, metrics,
+                    rules("[[rule]]\nid = \"tsmc\"\nmatch = \"台積電\"\n"
+                          "[[rule]]\nid = \"tsmc-hot\"\nmatch = \"台積電 AND pushes:>=50\"\n"));
+  pipeline.start();
+  auto with_pushes = [](double pushes) {
+    Post p = post({{"title", "[新聞] 台積電法說會"}}, "M.1", "ptt/Stock");
+    p.set_number("pushes", pushes);
+    return std::vector<Post>{p};
+  };
+  BatchReceipt first = run(pipeline, with_pushes(12));
+  CHECK(first.new_posts == 1);
+  CHECK(first.alerts == 1);  // tsmc
+  // Unchanged: a duplicate, not matched.
+  BatchReceipt same = run(pipeline, with_pushes(12));
+  CHECK(same.new_posts == 0);
+  CHECK(same.alerts == 0);
+  // Past fifty pushes: matched again; tsmc-hot alerts, tsmc does not alert a second time.
+  BatchReceipt hot = run(pipeline, with_pushes(55));
+  CHECK(hot.committed);
+  CHECK(hot.new_posts == 0);
+  CHECK(hot.alerts == 1);
+  // Changed again: both rules already alerted on this post.
+  BatchReceipt hotter = run(pipeline, with_pushes(107));
+  CHECK(hotter.alerts == 0);
+  CHECK(count(*store, "a", DeliveryState::kPending) == 2);
+  const std::string text = metrics.render({});
+  CHECK(text.find("lodestone_posts_total{source=\"ptt/Stock\",outcome=\"new\"} 1") != std::string::npos);
+  CHECK(text.find("lodestone_posts_total{source=\"ptt/Stock\",outcome=\"updated\"} 2") != std::string::npos);
+  CHECK(text.find("lodestone_posts_total{source=\"ptt/Stock\",outcome=\"duplicate\"} 1") != std::string::npos);
+}
+
 TEST_CASE("batches waiting together are committed together, each with its own receipt", "[pipeline]") {
   TempStore store;
   Metrics metrics;
