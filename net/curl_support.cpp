@@ -2,7 +2,9 @@
 #include "net/curl_support.h"
 
 #include <algorithm>
+#include <ctime>
 #include <mutex>
+#include <string>
 #include <string_view>
 
 namespace lodestone {
@@ -89,6 +91,25 @@ CURLcode perform_cancellable(CURLM* multi, CURL* easy, const std::atomic<bool>& 
   }
   curl_multi_remove_handle(multi, easy);
   return code;
+}
+
+double parse_retry_after(std::string_view value, double now) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == '\r' || value.back() == '\n')) {
+    value.remove_suffix(1);
+  }
+  if (value.empty()) return -1;
+  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    double seconds = 0;
+    for (char c : value) seconds = seconds * 10 + (c - '0');
+    return seconds;
+  }
+  // An HTTP-date names a weekday and "GMT"; curl_getdate reads looser forms too, and a bare
+  // "-5" as a time zone, which must not pass for a date.
+  if (value.find(',') == std::string_view::npos && value.find(' ') == std::string_view::npos) return -1;
+  const std::time_t at = curl_getdate(std::string(value).c_str(), nullptr);
+  if (at == -1) return -1;
+  return std::max(0.0, static_cast<double>(at) - now);
 }
 
 }  // namespace lodestone

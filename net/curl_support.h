@@ -29,6 +29,11 @@ std::optional<UrlParts> split_url(const std::string& url, bool default_port = fa
 // RFC 9110 token characters only: what an HTTP header name may hold (configured headers are checked).
 bool is_header_name(std::string_view name);
 
+// A Retry-After value (delta-seconds, or an HTTP-date read against `now`, unix seconds) as seconds
+// to wait: 0 for a date already past, -1 when it is neither. Spaces and tabs around it are
+// ignored, and a trailing CR LF.
+double parse_retry_after(std::string_view value, double now);
+
 // curl_easy_perform() for `easy` on `multi` (added and removed here), waking every 100 ms and at
 // curl_multi_wakeup(), so that a `cancelled` set by another thread ends it at once with
 // CURLE_ABORTED_BY_CALLBACK.

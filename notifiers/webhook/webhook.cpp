@@ -238,22 +238,6 @@ std::string standard_webhooks_signature(std::string_view secret, std::string_vie
   return sign(*key, id, timestamp, body);
 }
 
-double parse_retry_after(std::string_view value, double now) {
-  value = trim(value);
-  if (value.empty()) return -1;
-  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    double seconds = 0;
-    for (char c : value) seconds = seconds * 10 + (c - '0');
-    return seconds;
-  }
-  // An HTTP-date names a weekday and "GMT"; curl_getdate reads looser forms too, and a bare
-  // "-5" as a time zone, which must not pass for a date.
-  if (value.find(',') == std::string_view::npos && value.find(' ') == std::string_view::npos) return -1;
-  const std::time_t at = curl_getdate(std::string(value).c_str(), nullptr);
-  if (at == -1) return -1;
-  return std::max(0.0, static_cast<double>(at) - now);
-}
-
 namespace {
 
 // check_webhook_options(), keeping the loaded template for the notifier when `loaded` is given.

@@ -66,8 +66,5 @@ class WebhookNotifier : public Notifier {
 std::string standard_webhooks_signature(std::string_view secret, std::string_view id, std::string_view timestamp,
                                         std::string_view body);
 
-// A Retry-After value (delta-seconds, or an HTTP-date read against `now`, unix seconds) as seconds
-// to wait: 0 for a date already past, -1 when it is neither.
-double parse_retry_after(std::string_view value, double now);
 
 }  // namespace lodestone

@@ -542,17 +542,6 @@ double wait_seconds(const PttOptions& o, int errors) {
   return std::max(o.interval, std::min(std::ldexp(o.interval, std::min(errors, 62)), o.max_backoff));
 }
 
-// Retry-After: seconds, or an HTTP date; nullopt when neither.
-std::optional<double> retry_after_seconds(std::string_view value) {
-  value = trim(value);
-  if (value.empty()) return std::nullopt;
-  int seconds = 0;
-  if (read_number(value, seconds)) return seconds;
-  const std::time_t at = curl_getdate(std::string(value).c_str(), nullptr);
-  if (at == -1) return std::nullopt;
-  return std::max(0.0, static_cast<double>(at) - static_cast<double>(std::time(nullptr)));
-}
-
 nlohmann::json post_to_json(const Post& post) {
   nlohmann::json fields = nlohmann::json::array(), numbers = nlohmann::json::array();
   for (const auto& f : post.fields()) fields.push_back({f.name, f.text});
@@ -751,10 +740,10 @@ PttSource::Fetch PttSource::fetch(const std::string& url, PttPollResult& result)
     if (status == 429 || status == 503) {
       ++requests_rate_limited_;
       f.error = "HTTP " + std::to_string(status);
-      const std::optional<double> after = retry_after_seconds(http.retry_after);
-      if (!after) return f;
+      const double after = parse_retry_after(http.retry_after, static_cast<double>(std::time(nullptr)));
+      if (after < 0) return f;
       // Whatever comes next from this source (the retry, or the next board) waits as asked.
-      const double wait = std::min(*after, options_.max_backoff);
+      const double wait = std::min(after, options_.max_backoff);
       next_request_ = std::max(next_request_, std::chrono::steady_clock::now() +
                                                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                                       std::chrono::duration<double>(wait)));

@@ -1,6 +1,7 @@
 // The webhook notifier against a real HTTP receiver on loopback: bodies, Standard Webhooks
 // headers and signatures, how each answer maps to an outcome, and errors that keep secrets.
 #include "notifiers/webhook/webhook.h"
+#include "net/curl_support.h"
 
 #include <httplib.h>
 
