@@ -22,6 +22,8 @@
 #include <future>
 #include <initializer_list>
 
+#include "sources/libxml_support.h"
+#include "util/ascii.h"
 #include "util/ids.h"
 
 // The library target does not define the version (only the binary and the notifiers do).
@@ -37,25 +39,13 @@ constexpr const char* kContentNs = "http://purl.org/rss/1.0/modules/content/";
 constexpr const char* kDcNs = "http://purl.org/dc/elements/1.1/";
 constexpr long kMaxRedirects = 5;
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (lower(s[i]) != lower(prefix[i])) return false;
-  }
-  return true;
-}
-
-bool equals_ci(std::string_view a, std::string_view b) { return a.size() == b.size() && starts_with_ci(a, b); }
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
+using ascii::equals_ci;
+using ascii::is_space;
+using ascii::starts_with_ci;
+using ascii::trim;
+using libxml::as_view;
+using libxml::attribute;
+using libxml::node_text;
 
 // Every run of white space made one space, and none at either end: titles, names.
 std::string collapse_spaces(std::string_view s) {
@@ -91,15 +81,7 @@ std::string tidy_lines(std::string_view s) {
   return out;
 }
 
-// libxml2 sets up its globals (and its thread-local error state) once, before any thread parses.
-void init_libxml_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { xmlInitParser(); });
-}
 
-std::string_view as_view(const xmlChar* s) {
-  return s ? std::string_view(reinterpret_cast<const char*>(s)) : std::string_view();
-}
 
 // The element's local name is `name` and its namespace one of `namespaces` (nullptr: none).
 // An undeclared prefix leaves libxml2 with the whole "dc:creator" as a name and no namespace,
@@ -117,19 +99,7 @@ bool is_element(const xmlNode* n, std::initializer_list<const char*> namespaces,
   return false;
 }
 
-std::string node_text(const xmlNode* n) {
-  xmlChar* content = xmlNodeGetContent(n);
-  std::string text(as_view(content));
-  xmlFree(content);
-  return text;
-}
 
-std::string attribute(const xmlNode* n, const char* name) {
-  xmlChar* value = xmlGetProp(n, reinterpret_cast<const xmlChar*>(name));
-  std::string text(as_view(value));
-  xmlFree(value);
-  return text;
-}
 
 // ---- HTML to text ----
 
@@ -515,7 +485,7 @@ std::string format_seconds(double s) {
 
 std::string html_to_text(std::string_view html) {
   if (trim(html).empty()) return {};
-  init_libxml_once();
+  libxml::init_once();
   if (html.size() > static_cast<size_t>(INT_MAX)) return {};
   std::unique_ptr<xmlDoc, DocFree> doc(htmlReadMemory(
       html.data(), static_cast<int>(html.size()), nullptr, "UTF-8",
@@ -545,7 +515,7 @@ std::optional<std::string> feed_date_to_rfc3339(std::string_view date) {
 
 Result<std::vector<Post>> parse_feed(std::string_view body, std::string_view http_charset, std::string_view source,
                                      FeedParseCounts* counts_out) {
-  init_libxml_once();
+  libxml::init_once();
   FeedParseCounts counts;
   if (counts_out) *counts_out = counts;
   if (body.size() > static_cast<size_t>(INT_MAX)) return Failure{"the document is too large to parse"};
@@ -731,7 +701,7 @@ FeedSource::FeedSource(FeedOptions options, Store& store)
   if (options_.user_agent.empty()) options_.user_agent = "lodestone/" LODESTONE_VERSION;
 
   curl_global_once();
-  init_libxml_once();
+  libxml::init_once();
   http_ = std::make_unique<Http>();
   http_->curl = curl_easy_init();
   if (!http_->curl) {

@@ -24,6 +24,8 @@
 #include <utility>
 
 #include "net/curl_support.h"
+#include "sources/libxml_support.h"
+#include "util/ascii.h"
 #include "util/clock.h"
 
 namespace lodestone {
@@ -36,23 +38,13 @@ constexpr int kMaxAttempts = 3;             // per request, when answered 429/50
 constexpr int kStateVersion = 1;
 constexpr int64_t kTaipeiOffset = 8 * 3600;  // Asia/Taipei: UTC+8, no daylight saving since 1979
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool equals_ci(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
+using ascii::equals_ci;
+using ascii::is_space;
+using ascii::starts_with_ci;
+using ascii::trim;
+using libxml::as_view;
+using libxml::attribute;
+using libxml::node_text;
 
 std::string format_seconds(double s) {
   char buf[32];
@@ -60,15 +52,7 @@ std::string format_seconds(double s) {
   return buf;
 }
 
-// libxml2 sets up its globals once, before any thread parses.
-void init_libxml_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { xmlInitParser(); });
-}
 
-std::string_view as_view(const xmlChar* s) {
-  return s ? std::string_view(reinterpret_cast<const char*>(s)) : std::string_view();
-}
 
 const xmlChar* as_xml(const std::string& s) { return reinterpret_cast<const xmlChar*>(s.c_str()); }
 
@@ -80,9 +64,7 @@ std::string has_class(const char* name) {
 // The node is element <div> whose class list holds `name`.
 bool is_div_of_class(const xmlNode* n, std::string_view name) {
   if (n->type != XML_ELEMENT_NODE || as_view(n->name) != "div") return false;
-  xmlChar* value = xmlGetProp(n, reinterpret_cast<const xmlChar*>("class"));
-  const std::string classes(as_view(value));
-  xmlFree(value);
+  const std::string classes = attribute(n, "class");
   size_t at = 0;
   while (at < classes.size()) {
     while (at < classes.size() && is_space(classes[at])) ++at;
@@ -94,25 +76,13 @@ bool is_div_of_class(const xmlNode* n, std::string_view name) {
   return false;
 }
 
-std::string attribute(const xmlNode* n, const char* name) {
-  xmlChar* value = xmlGetProp(n, reinterpret_cast<const xmlChar*>(name));
-  std::string text(as_view(value));
-  xmlFree(value);
-  return text;
-}
 
-std::string node_text(const xmlNode* n) {
-  xmlChar* content = xmlNodeGetContent(n);
-  std::string text(as_view(content));
-  xmlFree(content);
-  return text;
-}
 
 // One HTML page parsed, and XPath over it.
 class HtmlPage {
  public:
   explicit HtmlPage(std::string_view html) {
-    init_libxml_once();
+    libxml::init_once();
     if (html.empty() || html.size() > static_cast<size_t>(INT_MAX)) return;
     // PTT serves UTF-8 only: the page's own charset declaration is not consulted.
     doc_ = htmlReadMemory(html.data(), static_cast<int>(html.size()), nullptr, "UTF-8",
@@ -586,9 +556,9 @@ struct PttSource::Http {
     auto* self = static_cast<Http*>(user);
     const std::string_view line(data, size * count);
     constexpr std::string_view kRetryAfter = "retry-after:";
-    if (line.size() >= 5 && equals_ci(line.substr(0, 5), "HTTP/")) {
+    if (starts_with_ci(line, "HTTP/")) {
       self->retry_after.clear();  // a redirect's headers are not the final answer's
-    } else if (line.size() >= kRetryAfter.size() && equals_ci(line.substr(0, kRetryAfter.size()), kRetryAfter)) {
+    } else if (starts_with_ci(line, kRetryAfter)) {
       self->retry_after = trim(line.substr(kRetryAfter.size()));
     }
     return size * count;
@@ -653,7 +623,7 @@ PttSource::PttSource(PttOptions options, Store& store) : options_(std::move(opti
   if (!invalid_.empty()) return;
   if (options_.user_agent.empty()) options_.user_agent = "lodestone/" LODESTONE_VERSION;
   curl_global_once();
-  init_libxml_once();
+  libxml::init_once();
   origin_ = origin_of(options_.base_url);
   http_ = std::make_unique<Http>();
   http_->curl = curl_easy_init();
