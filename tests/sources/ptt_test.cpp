@@ -4,16 +4,13 @@
 #include "sources/ptt/ptt.h"
 
 #include <httplib.h>
-#include <spdlog/sinks/ringbuffer_sink.h>
-#include <spdlog/spdlog.h>
 
 #include <catch2/catch.hpp>
 
-#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -22,14 +19,13 @@
 #include "support/http_receiver.h"
 #include "support/temp_dir.h"
 #include "support/temp_store.h"
+#include "support/test_sink.h"
 
-using lodestone::BatchReceipt;
 using lodestone::check_ptt_options;
 using lodestone::Failure;
 using lodestone::parse_ptt_article;
 using lodestone::parse_ptt_index;
 using lodestone::Post;
-using lodestone::PostSink;
 using lodestone::ptt_article_time;
 using lodestone::ptt_nrec_value;
 using lodestone::ptt_time_to_rfc3339;
@@ -38,6 +34,8 @@ using lodestone::PttOptions;
 using lodestone::PttPollResult;
 using lodestone::PttSource;
 using lodestone::Result;
+using lodestone::testing::LogCapture;
+using lodestone::testing::TestSink;
 using lodestone::Store;
 using lodestone::testing::HttpReceiver;
 using lodestone::testing::ReceivedRequest;
@@ -152,69 +150,6 @@ class PttSite {
 
   std::shared_ptr<Shared> index_;
   HttpReceiver server_;
-};
-
-// A PostSink that commits each batch's post keys into a real Store and fulfils the future at
-// once, or (commit = false) reports every batch as not committed.
-class TestSink : public PostSink {
- public:
-  explicit TestSink(Store& store, bool commit = true) : store_(store), commit_(commit) {}
-
-  std::optional<std::future<BatchReceipt>> submit(std::vector<Post>& posts, WhenFull) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    BatchReceipt receipt;
-    receipt.posts = posts.size();
-    if (commit_) {
-      std::vector<lodestone::PostKey> keys;
-      for (const auto& p : posts) keys.push_back({p.source, p.id, lodestone::content_hash(p)});
-      const auto result = store_.commit(keys, {}, 1);
-      for (bool is_new : result.post_is_new) receipt.new_posts += is_new;
-      receipt.committed = true;
-    } else {
-      receipt.error = "the test sink commits nothing";
-    }
-    batches_.push_back(posts);
-    std::promise<BatchReceipt> promise;
-    promise.set_value(receipt);
-    return promise.get_future();
-  }
-  void count_rejected(std::string_view, size_t count) override { rejected_ += count; }
-
-  size_t batches() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return batches_.size();
-  }
-  std::vector<Post> batch(size_t i) const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return batches_.at(i);
-  }
-  size_t rejected() const { return rejected_; }
-
- private:
-  Store& store_;
-  bool commit_;
-  mutable std::mutex mutex_;
-  std::vector<std::vector<Post>> batches_;
-  std::atomic<size_t> rejected_{0};
-};
-
-// Sends spdlog's default logger into a ring buffer for the test's lifetime.
-class LogCapture {
- public:
-  LogCapture()
-      : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(512)), previous_(spdlog::default_logger()) {
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("ptt-test", sink_));
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-  std::string text() const {
-    std::string all;
-    for (const auto& line : sink_->last_formatted()) all += line;
-    return all;
-  }
-
- private:
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
-  std::shared_ptr<spdlog::logger> previous_;
 };
 
 size_t occurrences(const std::string& text, const std::string& what) {
@@ -720,12 +655,13 @@ TEST_CASE("an article that fails for now waits, with the newer ones, for the nex
 TEST_CASE("the state is stored only after the batch is committed", "[ptt]") {
   PttSite site;
   TempStore store;
-  TestSink refusing(*store, false);
+  TestSink refusing(*store);
+  refusing.fail_next(SIZE_MAX);
   LogCapture log;
   PttSource source(options_for(site), *store);
   const PttPollResult r = source.poll_once(refusing);
   CHECK(r.outcome == Outcome::kFailed);
-  CHECK(r.error.find("not committed: the test sink commits nothing") != std::string::npos);
+  CHECK(r.error.find("not committed: test: this batch fails") != std::string::npos);
   CHECK_FALSE(store->get_state("ptt-stock", "board/Stock"));
 
   // So the next poll reads the articles again and sends them again.

@@ -1,4 +1,5 @@
-// Test support for the sources' tests: a PostSink committing into a real Store, a source run on a thread,
+// Test support for the sources' tests: a PostSink committing into a real Store (with each post's
+// content hash, as the pipeline does), a source run on a thread,
 // a poll, a log capture. TestSink is thread-safe; the rest belong to the test's thread (see LogCapture).
 #pragma once
 
@@ -38,6 +39,7 @@ class TestSink : public PostSink {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) return std::nullopt;
     ++attempts_;
+    batches_.push_back(posts);
     BatchReceipt receipt;
     receipt.posts = posts.size();
     if (failures_ > 0) {
@@ -46,7 +48,7 @@ class TestSink : public PostSink {
       receipt.error = "test: this batch fails";
     } else {
       std::vector<PostKey> keys;
-      for (const auto& p : posts) keys.push_back({p.source, p.id});
+      for (const auto& p : posts) keys.push_back({p.source, p.id, content_hash(p)});
       CommitResult result = store_.commit(keys, {}, 1);
       for (bool is_new : result.post_is_new) receipt.new_posts += is_new;
       receipt.committed = true;
@@ -97,12 +99,18 @@ class TestSink : public PostSink {
     std::lock_guard<std::mutex> lock(mutex_);
     return attempts_;
   }
+  // The posts of the i-th batch submitted, committed or not.
+  std::vector<Post> batch(size_t i) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return batches_.at(i);
+  }
   size_t rejected() const { return rejected_.load(); }
 
  private:
   Store& store_;
   mutable std::mutex mutex_;
   std::vector<Post> posts_;
+  std::vector<std::vector<Post>> batches_;  // as submitted
   size_t failures_ = 0;
   size_t failed_ = 0;
   size_t attempts_ = 0;
@@ -192,6 +200,12 @@ class LogCapture {
   LogCapture& operator=(const LogCapture&) = delete;
 
   bool contains(const std::string& text) const { return count(text) > 0; }
+  // Every message kept, one a line.
+  std::string text() const {
+    std::string all;
+    for (const auto& line : sink_->last_formatted()) all += line;
+    return all;
+  }
   // How many messages hold `text`.
   size_t count(const std::string& text) const {
     size_t n = 0;
