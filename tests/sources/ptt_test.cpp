@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "support/http_receiver.h"
+#include "support/ptt_site.h"
 #include "support/temp_dir.h"
 #include "support/temp_store.h"
 #include "support/test_sink.h"
@@ -38,6 +39,9 @@ using lodestone::testing::LogCapture;
 using lodestone::testing::TestSink;
 using lodestone::Store;
 using lodestone::testing::HttpReceiver;
+using lodestone::testing::ptt_fixture;
+using lodestone::testing::PttSite;
+using lodestone::testing::replace_once;
 using lodestone::testing::ReceivedRequest;
 using lodestone::testing::TempDir;
 using lodestone::testing::TempStore;
@@ -55,24 +59,9 @@ constexpr const char* kJensen = "M.1768111200.A.5E5";      // index3999.html, nr
 constexpr const char* kExportCurbs = "M.1768118400.A.6F6"; // index3999.html, nrec 3
 constexpr const char* kNewer = "M.1768133000.A.7A7";       // on no index page until a test adds it
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string fixture(const std::string& path) { return read_file(std::string(LODESTONE_TEST_DATA "/ptt/") + path); }
-std::string article_fixture(const std::string& id) { return fixture("bbs/Stock/" + id + ".html"); }
+std::string article_fixture(const std::string& id) { return ptt_fixture("bbs/Stock/" + id + ".html"); }
 
 std::string article_path(const std::string& id) { return "/bbs/Stock/" + id + ".html"; }
-
-std::string replace_once(std::string text, const std::string& from, const std::string& to) {
-  const size_t at = text.find(from);
-  REQUIRE(at != std::string::npos);
-  return text.replace(at, from.size(), to);
-}
 
 Post article_ok(const std::string& id) {
   Result<Post> post = parse_ptt_article(article_fixture(id), "https://www.ptt.cc" + article_path(id), "Stock");
@@ -103,54 +92,6 @@ std::vector<std::string> paths_since(const std::vector<ReceivedRequest>& request
   paths.erase(paths.begin(), paths.begin() + static_cast<std::ptrdiff_t>(std::min(first, paths.size())));
   return paths;
 }
-
-// A PTT on loopback: tests/data/ptt by path, except the newest index page, which the test may
-// rewrite between polls (a push count that moved, a new article).
-class PttSite {
- public:
-  PttSite()
-      : index_(std::make_shared<Shared>()), server_([shared = index_](const httplib::Request& req,
-                                                                       httplib::Response& res) { serve(*shared, req, res); }) {
-    set_index(fixture("bbs/Stock/index.html"));
-  }
-
-  void set_index(std::string html) {
-    std::lock_guard<std::mutex> lock(index_->mutex);
-    index_->html = std::move(html);
-  }
-  std::string index() const {
-    std::lock_guard<std::mutex> lock(index_->mutex);
-    return index_->html;
-  }
-  HttpReceiver& server() { return server_; }
-  std::string base_url() const { return server_.url(""); }
-  std::string url(const std::string& path) const { return server_.url(path); }
-
- private:
-  struct Shared {
-    mutable std::mutex mutex;
-    std::string html;
-  };
-  static void serve(Shared& shared, const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/bbs/Stock/index.html") {
-      std::lock_guard<std::mutex> lock(shared.mutex);
-      res.set_content(shared.html, "text/html; charset=utf-8");
-      return;
-    }
-    std::string file = std::string(LODESTONE_TEST_DATA "/ptt") + req.path;
-    if (req.path == "/ask/over18") file += ".html";
-    if (req.path.find("..") != std::string::npos || !std::filesystem::is_regular_file(file)) {
-      res.status = 404;
-      res.set_content("<html><body><div class=\"bbs-screen bbs-content\">404 - Not Found.</div></body></html>",
-                      "text/html; charset=utf-8");
-      return;
-    }
-    res.set_content(read_file(file), "text/html; charset=utf-8");
-  }
-
-  std::shared_ptr<Shared> index_;
-  HttpReceiver server_;
-};
 
 size_t occurrences(const std::string& text, const std::string& what) {
   size_t n = 0;
@@ -231,7 +172,7 @@ TEST_CASE("an article's file name gives its Unix time and its 時間 line reads 
 }
 
 TEST_CASE("an index page lists its articles oldest first without pinned and deleted ones", "[ptt]") {
-  Result<PttIndex> page = parse_ptt_index(fixture("bbs/Stock/index.html"), "https://www.ptt.cc");
+  Result<PttIndex> page = parse_ptt_index(ptt_fixture("bbs/Stock/index.html"), "https://www.ptt.cc");
   INFO(page.error());
   REQUIRE(page);
   const auto& e = page->entries;
@@ -263,7 +204,7 @@ TEST_CASE("an index page lists its articles oldest first without pinned and dele
   CHECK(e[4].pushes == 100);
 
   // The older page: links resolve against the base URL given.
-  Result<PttIndex> older = parse_ptt_index(fixture("bbs/Stock/index3999.html"), "http://127.0.0.1:8080/");
+  Result<PttIndex> older = parse_ptt_index(ptt_fixture("bbs/Stock/index3999.html"), "http://127.0.0.1:8080/");
   INFO(older.error());
   REQUIRE(older);
   REQUIRE(older->entries.size() == 2);
@@ -276,7 +217,7 @@ TEST_CASE("an index page lists its articles oldest first without pinned and dele
 }
 
 TEST_CASE("an index entry whose link leaves the site is skipped and a page without one has no previous", "[ptt]") {
-  std::string page = fixture("bbs/Stock/index.html");
+  std::string page = ptt_fixture("bbs/Stock/index.html");
   page = replace_once(page, "href=\"/bbs/Stock/M.1768125600.A.1A1.html\"",
                       "href=\"https://evil.example/bbs/Stock/M.1768125600.A.1A1.html\"");
   page = replace_once(page, "<a class=\"btn wide\" href=\"/bbs/Stock/index3999.html\">&lsaquo; 上頁</a>",
@@ -295,7 +236,7 @@ TEST_CASE("an index entry whose link leaves the site is skipped and a page witho
 }
 
 TEST_CASE("a page that is not an index page is an error", "[ptt]") {
-  const auto over18 = parse_ptt_index(fixture("ask/over18.html"), "https://www.ptt.cc");
+  const auto over18 = parse_ptt_index(ptt_fixture("ask/over18.html"), "https://www.ptt.cc");
   REQUIRE_FALSE(over18);
   CHECK(over18.error().find("over 18") != std::string::npos);
   const auto article = parse_ptt_index(article_fixture(kTsmc), "https://www.ptt.cc");
@@ -392,7 +333,7 @@ TEST_CASE("a page without main-content, or the over-18 question, is not an artic
   const auto broken = parse_ptt_article(article_fixture(kBroken), "https://www.ptt.cc/x", "Stock");
   REQUIRE_FALSE(broken);
   CHECK(broken.error() == "the page has no div#main-content (not an article page)");
-  const auto over18 = parse_ptt_article(fixture("ask/over18.html"), "https://www.ptt.cc/x", "Stock");
+  const auto over18 = parse_ptt_article(ptt_fixture("ask/over18.html"), "https://www.ptt.cc/x", "Stock");
   REQUIRE_FALSE(over18);
   CHECK(over18.error().find("over 18") != std::string::npos);
   CHECK_FALSE(parse_ptt_article("", "https://www.ptt.cc/x", "Stock"));
@@ -626,7 +567,7 @@ TEST_CASE("an article that fails for now waits, with the newer ones, for the nex
   // The answers of the first poll: index.html, index3999.html, kJensen, kExportCurbs, then kNvidia fails.
   for (int i = 0; i < 4; ++i) {
     site.server().answer_next([&site](const httplib::Request& req, httplib::Response& res) {
-      res.set_content(req.path == "/bbs/Stock/index.html" ? site.index() : fixture(req.path.substr(1)), "text/html");
+      res.set_content(req.path == "/bbs/Stock/index.html" ? site.index() : ptt_fixture(req.path.substr(1)), "text/html");
     });
   }
   site.server().answer_next([](const httplib::Request&, httplib::Response& res) { res.status = 500; });
@@ -730,10 +671,10 @@ TEST_CASE("PTT's over-18 question is an error naming the page", "[ptt]") {
     res.set_content(site.index(), "text/html");
   });
   site.server().answer_next([](const httplib::Request&, httplib::Response& res) {
-    res.set_content(fixture("bbs/Stock/index3999.html"), "text/html");
+    res.set_content(ptt_fixture("bbs/Stock/index3999.html"), "text/html");
   });
   site.server().answer_next([](const httplib::Request&, httplib::Response& res) {
-    res.set_content(fixture("ask/over18.html"), "text/html");
+    res.set_content(ptt_fixture("ask/over18.html"), "text/html");
   });
   const PttPollResult second = source.poll_once(sink);
   INFO(second.error);
