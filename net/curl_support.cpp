@@ -2,6 +2,7 @@
 #include "net/curl_support.h"
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 #include <mutex>
 #include <string>
@@ -12,6 +13,24 @@ namespace lodestone {
 void curl_global_once() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+void set_http_defaults(CURL* c, double timeout, long max_redirects) {
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, max_redirects > 0 ? 1L : 0L);
+  if (max_redirects > 0) curl_easy_setopt(c, CURLOPT_MAXREDIRS, max_redirects);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  const long timeout_ms = std::max(1L, static_cast<long>(std::ceil(timeout * 1000)));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
 }
 
 std::optional<UrlParts> split_url(const std::string& url, bool default_port) {

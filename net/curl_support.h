@@ -1,6 +1,7 @@
-// libcurl pieces shared by the feed source and the webhook and email notifiers: global set-up
-// once, a URL split into what a message may show and what it must hide, and a transfer that
-// another thread can cancel at once. Pure functions; perform_cancellable() on the transfer's thread.
+// libcurl pieces shared by the feed and ptt sources and the webhook and email notifiers: global
+// set-up once, the options every HTTP handle takes, a URL split into what a message may show and
+// what it must hide, and a transfer that another thread can cancel at once. Pure functions;
+// perform_cancellable() on the transfer's thread.
 #pragma once
 
 #include <curl/curl.h>
@@ -15,6 +16,11 @@ namespace lodestone {
 
 // curl_global_init(), once per process, before the first handle.
 void curl_global_once();
+
+// What every HTTP client handle here is set up with: http and https only (redirects too),
+// `max_redirects` followed (0: none), TLS peer and host verified, no SIGALRM (transfers run on
+// threads of their own), and `timeout` seconds for the transfer and for its connection.
+void set_http_defaults(CURL* easy, double timeout, long max_redirects);
 
 struct UrlParts {
   std::string scheme, host, port, path, user, password;

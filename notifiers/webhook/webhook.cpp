@@ -382,18 +382,8 @@ WebhookNotifier::WebhookNotifier(WebhookOptions options) : state_(std::make_uniq
   }
   CURL* c = s.curl;
   curl_easy_setopt(c, CURLOPT_URL, o.url.c_str());
-#if LIBCURL_VERSION_NUM >= 0x075500
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
+  set_http_defaults(c, o.timeout, 0);  // a redirect is not followed: the endpoint is the one configured
   curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-  // Timeouts without SIGALRM: notifiers run on threads of their own.
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, std::max(1L, static_cast<long>(std::ceil(o.timeout * 1000))));
   curl_easy_setopt(c, CURLOPT_USERAGENT, "lodestone/" LODESTONE_VERSION);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s.error_buffer);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &State::on_header);
