@@ -1,15 +1,14 @@
-// The webhook notifier: bodies, Standard Webhooks signatures, one libcurl handle, outcome mapping.
+// The webhook notifier: bodies and Standard Webhooks signatures; the request goes through net/http_sender.
 #include "util/clock.h"
 #include "net/curl_support.h"
+#include "net/http_sender.h"
 #include "notifiers/webhook/webhook.h"
 
-#include <curl/curl.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -20,16 +19,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include "notifiers/chat_format.h"
 #include "notifiers/template.h"
 
 namespace lodestone {
 namespace {
 
 constexpr std::string_view kSecretPrefix = "whsec_";
-// Enough of a refusal's body to say why ("invalid_payload", a JSON error), not a page of HTML.
-constexpr size_t kResponseKept = 200;
-// Discord refuses content longer than 2000 characters.
-constexpr size_t kDiscordMaxCodePoints = 2000;
+// Discord's limits on an embed: its title and author name, its description, and all of it.
+constexpr size_t kDiscordTitleMax = 256;
+constexpr size_t kDiscordDescriptionMax = 4096;
+constexpr size_t kDiscordEmbedMax = 6000;
+// Slack: a section's text, and the fallback text of a message.
+constexpr size_t kSlackTextMax = 3000;
 
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
@@ -43,13 +45,6 @@ bool starts_with_ci(std::string_view s, std::string_view prefix) {
 }
 
 bool equals_ci(std::string_view a, std::string_view b) { return a.size() == b.size() && starts_with_ci(a, b); }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
-}
 
 std::string base64_encode(const unsigned char* data, size_t size) {
   std::string out(4 * ((size + 2) / 3), '\0');
@@ -115,12 +110,6 @@ std::string sign(std::string_view key, std::string_view id, std::string_view tim
   return "v1," + base64_encode(out, length);
 }
 
-std::string format_seconds(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", s);
-  return buf;
-}
-
 // What the notifier sets itself; a configured header of that name would send it twice.
 bool is_reserved_header(std::string_view name) {
   for (std::string_view r :
@@ -130,96 +119,115 @@ bool is_reserved_header(std::string_view name) {
   return false;
 }
 
-std::string replace_all(std::string text, std::string_view what, std::string_view with) {
-  if (what.empty()) return text;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + with.size())) {
-    text.replace(at, what.size(), with);
-  }
-  return text;
-}
-
-// At most `max` code points of UTF-8 text, "…" at the end when cut.
-std::string cut_code_points(const std::string& s, size_t max) {
-  size_t count = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) continue;
-    if (count == max - 1) {
-      size_t rest = 0;
-      for (size_t j = i; j < s.size(); ++j) rest += (static_cast<unsigned char>(s[j]) & 0xC0) != 0x80;
-      if (rest > 1) return s.substr(0, i) + "…";
-      return s;
-    }
-    ++count;
-  }
-  return s;
-}
-
-// Text from a receiver made safe to log and to store as JSON: control characters become spaces,
-// bytes that are not UTF-8 (a sequence cut at the end included) become "?".
-std::string printable_utf8(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size();) {
-    const auto byte = [&in](size_t at) { return static_cast<unsigned char>(in[at]); };
-    const unsigned char lead = byte(i);
-    if (lead < 0x80) {
-      out += lead < 0x20 || lead == 0x7f ? ' ' : static_cast<char>(lead);
-      ++i;
-      continue;
-    }
-    const size_t length = lead >= 0xC2 && lead <= 0xDF   ? 2
-                          : lead >= 0xE0 && lead <= 0xEF ? 3
-                          : lead >= 0xF0 && lead <= 0xF4 ? 4
-                                                         : 0;
-    bool ok = length != 0 && i + length <= in.size();
-    for (size_t k = 1; ok && k < length; ++k) ok = (byte(i + k) & 0xC0) == 0x80;
-    if (ok) {
-      out.append(in.substr(i, length));
-      i += length;
-    } else {
-      out += '?';
-      ++i;
-    }
-  }
-  return out;
-}
-
-// severity · rule title · post title · url, on one line, for chat receivers.
-std::string alert_line(const Alert& a) {
-  std::string line;
-  auto add = [&line](const std::string& part) {
-    if (part.empty()) return;
-    if (!line.empty()) line += " · ";
-    line += part;
-  };
-  add(a.rule.severity);
-  add(a.rule.title.empty() ? a.rule.id : a.rule.title);
-  add(a.post.title.empty() ? a.post.id : a.post.title);
-  add(a.post.url);
-  for (char& c : line) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  }
-  return line;
-}
-
 std::string dump(const nlohmann::ordered_json& j) {
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+using json = nlohmann::ordered_json;
+
+// "HIGH" from "high": how the chat formats show a severity.
+std::string upper(std::string s) {
+  for (char& c : s) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return s;
+}
+
+// "Scott Bessent (matched as 貝森特)", or the name alone.
+std::string entity_line(const AlertSummary& s) { return s.alias.empty() ? s.entity : s.entity + " (matched as " + s.alias + ")"; }
+
+// Slack's rich_text elements are literal text (no mrkdwn is read in them), so a post's text
+// needs no escaping there; the matched text is bold and the title a link.
+json slack_text(const std::string& text, bool bold = false) {
+  json e = {{"type", "text"}, {"text", text}};
+  if (bold) e["style"] = {{"bold", true}};
+  return e;
+}
+
+std::string slack_body(const AlertSummary& summary) {
+  const AlertSummary s = shortened(summary, kSlackTextMax, kSlackTextMax);
+  json head = json::array();
+  if (!s.severity.empty()) head.push_back(slack_text(upper(s.severity) + " · ", true));
+  head.push_back(slack_text(s.rule, true));
+  head.push_back(slack_text("\n"));
+  if (s.url.empty()) {
+    head.push_back(slack_text(s.title));
+  } else {
+    head.push_back({{"type", "link"}, {"url", s.url}, {"text", s.title}});
+  }
+  json elements = json::array({{{"type", "rich_text_section"}, {"elements", head}}});
+  if (!s.snippet.empty()) {
+    json quote = json::array();
+    for (const auto& p : s.snippet) quote.push_back(slack_text(p.text, p.marked));
+    elements.push_back({{"type", "rich_text_quote"}, {"elements", quote}});
+  }
+  std::string context;
+  for (const auto& v : s.values) context += (context.empty() ? "" : " · ") + v;
+  if (!s.entity.empty()) context += (context.empty() ? "Entity: " : " · Entity: ") + entity_line(s);
+  context += (context.empty() ? "Source: " : " · Source: ") + s.source;
+  json blocks = json::array({{{"type", "rich_text"}, {"elements", elements}},
+                             {{"type", "context"},
+                              {"elements", json::array({{{"type", "plain_text"}, {"text", context}, {"emoji", false}}})}}});
+  // The notification's text, which Slack does read as mrkdwn: & < > escaped, so no <!channel>.
+  std::string fallback;
+  if (!s.severity.empty()) fallback.append("[").append(upper(s.severity)).append("] ");
+  fallback.append(s.rule).append(": ").append(s.title);
+  return dump({{"text", cut_code_points(slack_escape(fallback), kSlackTextMax)}, {"blocks", blocks}});
+}
+
+// An embed colour per severity.
+int discord_colour(const std::string& severity) {
+  if (severity == "critical") return 0xB71C1C;
+  if (severity == "high") return 0xE53935;
+  if (severity == "medium") return 0xFB8C00;
+  if (severity == "low") return 0xFDD835;
+  return 0x1E88E5;
+}
+
+std::string discord_embed_description(const AlertSummary& s) {
+  std::string d;
+  for (const auto& p : s.snippet) d += p.marked ? "**" + markdown_escape(p.text) + "**" : markdown_escape(p.text);
+  return d;
+}
+
+std::string discord_body(const AlertSummary& summary) {
+  const auto render = [](const AlertSummary& s) {
+    json embed;
+    embed["author"] = {{"name", cut_code_points((s.severity.empty() ? "" : upper(s.severity) + " · ") + s.rule,
+                                                kDiscordTitleMax)}};
+    embed["title"] = cut_code_points(s.title, kDiscordTitleMax);
+    if (!s.url.empty()) embed["url"] = s.url;
+    const std::string description = discord_embed_description(s);
+    if (!description.empty()) embed["description"] = description;
+    embed["color"] = discord_colour(s.severity);
+    json fields = json::array();
+    for (const auto& v : s.values) fields.push_back({{"name", "Value"}, {"value", markdown_escape(v)}, {"inline", true}});
+    if (!s.entity.empty()) fields.push_back({{"name", "Entity"}, {"value", markdown_escape(entity_line(s))}, {"inline", true}});
+    fields.push_back({{"name", "Source"}, {"value", markdown_escape(s.source)}, {"inline", true}});
+    embed["fields"] = fields;
+    embed["footer"] = {{"text", "lodestone · alert " + s.alert_id}};
+    // No mention in a post's text pings anyone, whatever it says.
+    return dump({{"embeds", json::array({embed})}, {"allowed_mentions", {{"parse", json::array()}}}});
+  };
+  // What Discord counts against its limits: the description alone, and the embed's text in all.
+  const auto measure = [](std::string_view body) {
+    const json b = json::parse(body, nullptr, false);
+    if (b.is_discarded()) return body.size();
+    const json& e = b["embeds"][0];
+    size_t total = 0;
+    for (const char* key : {"title", "description"}) total += e.contains(key) ? code_points(e[key].get<std::string>()) : 0;
+    total += code_points(e["author"]["name"].get<std::string>()) + code_points(e["footer"]["text"].get<std::string>());
+    for (const auto& f : e["fields"]) total += code_points(f["name"].get<std::string>()) + code_points(f["value"].get<std::string>());
+    const size_t description = e.contains("description") ? code_points(e["description"].get<std::string>()) : 0;
+    return description > kDiscordDescriptionMax ? kDiscordEmbedMax + 1 : total;
+  };
+  return fit_message(summary, kDiscordEmbedMax, render, measure);
+}
+
 std::string body_for(const std::string& format, const std::string& timestamp, const Alert& alert,
                      const std::string& alert_json) {
-  if (format == "slack") {
-    // Slack reads &, < and > as markup (links, mentions); a post title must not make any.
-    std::string text = replace_all(alert_line(alert), "&", "&amp;");
-    text = replace_all(std::move(text), "<", "&lt;");
-    text = replace_all(std::move(text), ">", "&gt;");
-    return dump({{"text", text}});
-  }
-  if (format == "discord") {
-    // A post title saying "@everyone" must not ping anyone.
-    return dump({{"content", cut_code_points(alert_line(alert), kDiscordMaxCodePoints)},
-                 {"allowed_mentions", {{"parse", nlohmann::ordered_json::array()}}}});
-  }
+  if (format == "slack") return slack_body(summarize_alert(alert));
+  if (format == "discord") return discord_body(summarize_alert(alert));
   // The alert's bytes go out exactly as stored: concatenated, never parsed and dumped again.
   static constexpr std::string_view kHead = R"({"type":"lodestone.alert","timestamp":")";
   static constexpr std::string_view kData = R"(","data":)";
@@ -287,67 +295,11 @@ Result<void> check_webhook_options(const WebhookOptions& o) {
 
 struct WebhookNotifier::State {
   WebhookOptions options;
-  std::string invalid;              // why the options cannot work; empty when they can
-  std::string key;                  // the signing key; empty: no signature
-  std::string who;                  // `webhook "name" (url without credentials)`, the start of every error
-  std::vector<std::string> hidden;  // strings that must not appear in an error
-  std::string timeout_text;
+  std::string invalid;  // why the options cannot work; empty when they can
+  std::string key;      // the signing key; empty: no signature
   std::optional<Template> body_template;  // format "template"
-  CURL* curl = nullptr;
-  // Transfers run on a multi handle so that cancel() can wake the wait at once (curl_multi_wakeup).
-  CURLM* multi = nullptr;
-  std::atomic<bool> cancelled{false};
+  std::unique_ptr<HttpSender> http;
   std::mutex mutex;
-  char error_buffer[CURL_ERROR_SIZE] = {};
-  // Filled during one transfer by the callbacks.
-  std::string retry_after;
-  std::string response;
-
-  // Text from outside (libcurl's message, the receiver's answer) with every hidden string
-  // replaced by "***". A hidden string of fewer than 4 bytes ("1" from "?page=1") would mangle
-  // the text where it occurs by chance, so text holding one is dropped whole instead: nullopt.
-  std::optional<std::string> redact(std::string text) const {
-    for (const auto& h : hidden) {
-      if (h.size() >= 4) {
-        text = replace_all(std::move(text), h, "***");
-      } else if (text.find(h) != std::string::npos) {
-        return std::nullopt;
-      }
-    }
-    return text;
-  }
-
-  static size_t on_header(char* data, size_t size, size_t count, void* user) {
-    auto* self = static_cast<State*>(user);
-    const std::string_view line(data, size * count);
-    // A new status line starts a new response (after a 100 Continue): forget the last one's.
-    if (starts_with_ci(line, "HTTP/")) self->retry_after.clear();
-    if (starts_with_ci(line, "retry-after:")) self->retry_after = trim(line.substr(12));
-    return size * count;
-  }
-
-  static size_t on_body(char* data, size_t size, size_t count, void* user) {
-    auto* self = static_cast<State*>(user);
-    const size_t n = size * count;
-    if (self->response.size() < kResponseKept) {
-      self->response.append(data, std::min(n, kResponseKept - self->response.size()));
-    }
-    return n;
-  }
-
-  static int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-    return static_cast<State*>(user)->cancelled.load() ? 1 : 0;
-  }
-
-  // curl_easy_perform() on the multi handle, giving up at once when cancelled.
-  CURLcode perform() { return perform_cancellable(multi, curl, cancelled); }
-
-  // The kept start of the response body as a short printable quote, or empty.
-  std::string response_quote() const {
-    std::string s = std::string(trim(printable_utf8(response)));
-    std::optional<std::string> shown = redact(s);
-    return s.empty() || !shown ? std::string() : ": " + *shown;
-  }
 };
 
 WebhookNotifier::WebhookNotifier(WebhookOptions options) : state_(std::make_unique<State>()) {
@@ -361,48 +313,23 @@ WebhookNotifier::WebhookNotifier(WebhookOptions options) : state_(std::make_uniq
   const UrlParts url = *split_url(o.url);
   // Slack and Discord carry their token in the path, so for them the path is hidden too.
   const bool path_is_secret = o.format == "slack" || o.format == "discord";
-  s.who = "webhook \"" + o.name + "\" (" + url.scheme + "://" + url.host + (url.port.empty() ? "" : ":" + url.port) +
-          (path_is_secret ? "/…" : url.path) + ")";
-  s.hidden = url.hidden;
-  if (path_is_secret && url.path.size() > 1) s.hidden.push_back(url.path);
-  if (!o.secret.empty()) s.hidden.push_back(o.secret);
+  std::string who = "webhook \"" + o.name + "\" (" + url.scheme + "://" + url.host +
+                    (url.port.empty() ? "" : ":" + url.port) + (path_is_secret ? "/…" : url.path) + ")";
+  Redactor redactor;
+  redactor.hide_all(url.hidden);
+  if (path_is_secret && url.path.size() > 1) redactor.hide(url.path);
+  redactor.hide(o.secret);
   if (o.secret.size() > kSecretPrefix.size() && o.secret.substr(0, kSecretPrefix.size()) == kSecretPrefix) {
-    s.hidden.push_back(o.secret.substr(kSecretPrefix.size()));
+    redactor.hide(o.secret.substr(kSecretPrefix.size()));
   }
-  // Longest first, so that a secret containing the password is hidden whole.
-  std::sort(s.hidden.begin(), s.hidden.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
-  s.timeout_text = format_seconds(o.timeout);
-
-  curl_global_once();
-  s.curl = curl_easy_init();
-  s.multi = curl_multi_init();
-  if (!s.curl || !s.multi) {
-    s.invalid = "webhook \"" + o.name + "\": libcurl could not make a handle";
-    return;
-  }
-  CURL* c = s.curl;
-  curl_easy_setopt(c, CURLOPT_URL, o.url.c_str());
-  set_http_defaults(c, o.timeout, 0);  // a redirect is not followed: the endpoint is the one configured
-  curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "lodestone/" LODESTONE_VERSION);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s.error_buffer);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &State::on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &s);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &State::on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &State::on_progress);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &s);
+  s.http = std::make_unique<HttpSender>(std::move(who), o.timeout, std::move(redactor));
+  s.invalid = s.http->invalid();
 }
 
-WebhookNotifier::~WebhookNotifier() {
-  if (state_ && state_->curl) curl_easy_cleanup(state_->curl);
-  if (state_ && state_->multi) curl_multi_cleanup(state_->multi);
-}
+WebhookNotifier::~WebhookNotifier() = default;
 
 void WebhookNotifier::cancel() {
-  state_->cancelled.store(true);
-  if (state_->multi) curl_multi_wakeup(state_->multi);
+  if (state_->http) state_->http->cancel();
 }
 
 const std::string& WebhookNotifier::name() const { return state_->options.name; }
@@ -417,14 +344,10 @@ DeliveryAttempt WebhookNotifier::send(const Alert& alert, const std::string& ale
     return result;
   };
   if (!s.invalid.empty()) return dead(s.invalid);
-  if (s.cancelled.load()) {
-    result.error = s.who + ": cancelled";
-    return result;
-  }
   // The id is the receiver's idempotency key; it goes into a header, and into the signed content
   // where the specification forbids a "." in it. Alert ids are hex: anything else is a bug upstream.
   if (alert.id.empty() || alert.id.find_first_of("\r\n.") != std::string::npos) {
-    return dead(s.who + ": the alert has no usable id");
+    return dead(s.http->who() + ": the alert has no usable id");
   }
 
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -434,7 +357,7 @@ DeliveryAttempt WebhookNotifier::send(const Alert& alert, const std::string& ale
     try {
       body = s.body_template->render(alert_json, TemplateEscape::kJson);
     } catch (const std::exception& e) {
-      return dead(s.who + ": " + e.what());
+      return dead(s.http->who() + ": " + e.what());
     }
   } else {
     // The body's timestamp is when the alert was made, not this attempt's time (that is in the
@@ -444,74 +367,18 @@ DeliveryAttempt WebhookNotifier::send(const Alert& alert, const std::string& ale
   }
   const std::string content_type = s.body_template ? s.options.content_type : "application/json";
 
-  std::vector<std::string> lines = {"Content-Type: " + content_type, "webhook-id: " + alert.id,
-                                    "webhook-timestamp: " + timestamp,
-                                    // curl would wait for a 100 Continue before a large body.
-                                    "Expect:"};
-  if (!s.key.empty()) lines.push_back("webhook-signature: " + sign(s.key, alert.id, timestamp, body));
+  HttpRequest request;
+  request.url = s.options.url;
+  request.body = std::move(body);
+  request.headers = {"Content-Type: " + content_type, "webhook-id: " + alert.id, "webhook-timestamp: " + timestamp};
+  if (!s.key.empty()) {
+    request.headers.push_back("webhook-signature: " + sign(s.key, alert.id, timestamp, request.body));
+  }
   for (const auto& [name, value] : s.options.headers) {
     // "Name;" is curl's way to send a header with an empty value ("Name:" would remove it).
-    lines.push_back(value.empty() ? name + ";" : name + ": " + value);
+    request.headers.push_back(value.empty() ? name + ";" : name + ": " + value);
   }
-  curl_slist* headers = nullptr;
-  for (const auto& line : lines) {
-    curl_slist* next = curl_slist_append(headers, line.c_str());
-    if (!next) {
-      curl_slist_free_all(headers);
-      result.error = s.who + ": out of memory";
-      return result;
-    }
-    headers = next;
-  }
-
-  CURL* c = s.curl;
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  s.retry_after.clear();
-  s.response.clear();
-  s.error_buffer[0] = '\0';
-  const CURLcode code = s.perform();
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
-  curl_slist_free_all(headers);
-
-  if (code != CURLE_OK) {
-    result.status = 0;
-    if (code == CURLE_ABORTED_BY_CALLBACK || s.cancelled.load()) {
-      result.error = s.who + ": cancelled";
-      return result;
-    }
-    if (code == CURLE_OPERATION_TIMEDOUT) {
-      result.error = s.who + ": timed out after " + s.timeout_text + " s";
-      return result;
-    }
-    result.error = s.who + ": " + curl_easy_strerror(code);
-    if (s.error_buffer[0] != '\0' && std::string_view(s.error_buffer) != curl_easy_strerror(code)) {
-      if (std::optional<std::string> detail = s.redact(s.error_buffer)) result.error += " (" + *detail + ")";
-    }
-    // A URL that libcurl cannot use will not become usable by waiting.
-    if (code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_URL_MALFORMAT)
-      result.outcome = DeliveryAttempt::Outcome::kDead;
-    return result;
-  }
-
-  long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  result.status = static_cast<int>(status);
-  if (!s.retry_after.empty()) {
-    result.retry_after = parse_retry_after(s.retry_after, static_cast<double>(std::time(nullptr)));
-  }
-  if (status >= 200 && status < 300) {
-    result.outcome = DeliveryAttempt::Outcome::kDelivered;
-    return result;
-  }
-  const bool retry = status == 408 || status == 429 || (status >= 500 && status < 600);
-  result.outcome = retry ? DeliveryAttempt::Outcome::kRetry : DeliveryAttempt::Outcome::kDead;
-  result.error = s.who + ": HTTP " + std::to_string(status);
-  if (status >= 300 && status < 400) result.error += " (redirects are not followed)";
-  result.error += s.response_quote();
-  return result;
+  return s.http->outcome(s.http->send(request));
 }
 
 }  // namespace lodestone

@@ -15,6 +15,8 @@
 
 #include "support/closed_port.h"
 #include "support/http_receiver.h"
+#include "notifiers/chat_format.h"
+#include "support/golden.h"
 #include "support/sample_alert.h"
 
 using lodestone::Alert;
@@ -331,45 +333,103 @@ TEST_CASE("every attempt of one alert has the same webhook-id and the same body 
   }
 }
 
-TEST_CASE("slack and discord get one line of valid JSON text naming the rule", "[webhook][http]") {
+namespace {
+
+// The bodies one notifier of `format` sends for `alert`, as a receiver got them.
+std::string body_sent(const std::string& format, const Alert& alert) {
   HttpReceiver receiver;
-  const Alert alert = sample_alert();
-  const std::string json = lodestone::to_json(alert);
-
-  WebhookOptions slack = options_for(receiver.url("/slack"));
-  slack.format = "slack";
-  CHECK(WebhookNotifier(slack).send(alert, json).outcome == Outcome::kDelivered);
-  WebhookOptions discord = options_for(receiver.url("/discord"));
-  discord.format = "discord";
-  CHECK(WebhookNotifier(discord).send(alert, json).outcome == Outcome::kDelivered);
-
+  WebhookOptions o = options_for(receiver.url("/" + format));
+  o.format = format;
+  const DeliveryAttempt a = WebhookNotifier(o).send(alert, lodestone::to_json(alert));
+  INFO(a.error);
+  CHECK(a.outcome == Outcome::kDelivered);
   const auto requests = receiver.requests();
-  REQUIRE(requests.size() == 2);
-  const auto s = nlohmann::json::parse(requests[0].body);
-  REQUIRE(s.contains("text"));
-  const std::string text = s["text"];
-  CHECK(contains(text, "Rare \"earth\" export controls"));
-  CHECK(contains(text, "high"));
-  CHECK(contains(text, "中國對稀土出口管制"));
-  // Slack markup is escaped, so a post title cannot make a mention or a link.
-  CHECK(contains(text, "&lt;@everyone&gt; &amp; more"));
-  CHECK(contains(text, "https://example.com/p/1?x=1&amp;y=2"));
-  CHECK_FALSE(contains(text, "\n"));
-
-  const auto d = nlohmann::json::parse(requests[1].body);
-  REQUIRE(d.contains("content"));
-  const std::string content = d["content"];
-  CHECK(contains(content, "Rare \"earth\" export controls"));
-  CHECK(contains(content, "<@everyone> & more"));
-  CHECK(contains(content, "https://example.com/p/1?x=1&y=2"));
-  CHECK(d["allowed_mentions"]["parse"] == nlohmann::json::array());
-
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].header("Content-Type") == "application/json");
   // The Standard Webhooks headers come along, signed over the body actually sent.
-  for (const auto& r : requests) {
-    CHECK(r.header("webhook-id") == alert.id);
-    CHECK(r.header("webhook-signature") ==
-          lodestone::standard_webhooks_signature(kSecret, alert.id, r.header("webhook-timestamp"), r.body));
+  CHECK(requests[0].header("webhook-id") == alert.id);
+  CHECK(requests[0].header("webhook-signature") ==
+        lodestone::standard_webhooks_signature(kSecret, alert.id, requests[0].header("webhook-timestamp"),
+                                               requests[0].body));
+  return requests[0].body;
+}
+
+// Every "text" of a Slack rich_text block's elements, in order, each with its style.
+std::string slack_rich_text(const nlohmann::json& body) {
+  std::string out;
+  for (const auto& section : body["blocks"][0]["elements"]) {
+    for (const auto& e : section["elements"]) {
+      const bool bold = e.contains("style") && e["style"].value("bold", false);
+      const std::string text = e["text"];
+      if (e["type"] == "link") {
+        out.append("<link ").append(e["url"].get<std::string>()).append(">").append(text).append("</link>");
+      } else {
+        out.append(bold ? "*" : "").append(text).append(bold ? "*" : "");
+      }
+    }
+    out += "|";
   }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("slack gets Block Kit: severity, rule, the title as a link, the snippet with its match bold, entity, source",
+          "[webhook][http][chat]") {
+  const std::string body = body_sent("slack", sample_alert());
+  lodestone::testing::check_golden("slack.json", body);
+  const auto j = nlohmann::json::parse(body);
+  // rich_text elements are literal text: what the post says is shown, not read as markup.
+  CHECK(j["blocks"][0]["type"] == "rich_text");
+  CHECK(slack_rich_text(j) == "*HIGH · **Rare \"earth\" export controls*\n<link https://example.com/p/1?x=1&y=2>中國對稀土出口管制 <@everyone> & more</link>|"
+                              "…中國對*稀土*出口…|");
+  CHECK(j["blocks"][1]["elements"][0]["text"] == "Entity: Scott Bessent (matched as 貝森特) · Source: ptt/Stock");
+  CHECK(j["blocks"][1]["elements"][0]["type"] == "plain_text");
+  // The notification text is mrkdwn: & < > escaped, so the title cannot make a mention.
+  CHECK(j["text"] == "[HIGH] Rare \"earth\" export controls: 中國對稀土出口管制 &lt;@everyone&gt; &amp; more");
+}
+
+TEST_CASE("discord gets an embed: the title linked, the snippet with its match bold, entity and source as fields",
+          "[webhook][http][chat]") {
+  const std::string body = body_sent("discord", sample_alert());
+  lodestone::testing::check_golden("discord.json", body);
+  const auto j = nlohmann::json::parse(body);
+  const auto& e = j["embeds"][0];
+  CHECK(e["author"]["name"] == "HIGH · Rare \"earth\" export controls");
+  CHECK(e["title"] == "中國對稀土出口管制 <@everyone> & more");
+  CHECK(e["url"] == "https://example.com/p/1?x=1&y=2");
+  CHECK(e["description"] == "…中國對**稀土**出口…");
+  CHECK(e["color"] == 0xE53935);
+  REQUIRE(e["fields"].size() == 2);
+  CHECK(e["fields"][0]["value"] == "Scott Bessent \\(matched as 貝森特\\)");
+  CHECK(e["fields"][1]["value"] == "ptt/Stock");
+  CHECK(j["allowed_mentions"]["parse"] == nlohmann::json::array());
+}
+
+TEST_CASE("a hostile post injects no markup, mention or link into slack or discord, and a 10 KB title fits",
+          "[webhook][http][chat]") {
+  const Alert alert = lodestone::testing::hostile_alert();
+  const auto slack = nlohmann::json::parse(body_sent("slack", alert));
+  const std::string rich = slack_rich_text(slack);
+  // No link element at all: a javascript: URL is no link, and the title is literal text.
+  CHECK(rich.find("<link") == std::string::npos);
+  CHECK(rich.find("<a href=\"https://evil.example\">@everyone</a> <!channel> @room [win](https://evil.example)") !=
+        std::string::npos);
+  CHECK(rich.find("[x](https://evil.example) <b>*稀土*</b> @everyone") != std::string::npos);
+  const std::string fallback = slack["text"];
+  CHECK(fallback.find_first_of("<>") == std::string::npos);
+  CHECK(fallback.find("&lt;!channel&gt;") != std::string::npos);
+  CHECK(lodestone::code_points(fallback) <= 3000);
+  CHECK(lodestone::code_points(slack["blocks"][0]["elements"][0]["elements"][3]["text"].get<std::string>()) <= 3000);
+
+  const auto discord = nlohmann::json::parse(body_sent("discord", alert));
+  const auto& e = discord["embeds"][0];
+  CHECK_FALSE(e.contains("url"));
+  CHECK(lodestone::code_points(e["title"].get<std::string>()) <= 256);
+  // Markdown is escaped: no masked link, no bold of the post's own; the match alone is bold.
+  CHECK(e["description"] == "\\[x\\]\\(https://evil\\.example\\) \\<b\\>**稀土**\\</b\\> @everyone");
+  CHECK(discord["allowed_mentions"]["parse"] == nlohmann::json::array());
+  CHECK(e["fields"][0]["value"] == "Scott Bessent \\(matched as \\<i\\>Bessent\\</i\\> @here\\)");
 }
 
 TEST_CASE("errors never show the secret, the URL's password or its query", "[webhook][http]") {

@@ -41,4 +41,23 @@ inline Alert sample_alert(const std::string& post_id = "M.1",
   return a;
 }
 
+// An alert whose post is out to make trouble in every chat service: HTML, mentions (@everyone,
+// <!channel>, @room), Markdown and Slack links, a javascript: URL, a 10 KB title, CJK. Its match
+// is in the body: the snippet "[x](https://evil.example) <b>稀土</b> @everyone" with 稀土 marked.
+inline Alert hostile_alert() {
+  Alert a = sample_alert("M.666", "rare-earths");
+  a.rule.title = "Rare earths <b>bold</b>";
+  a.post.title = "<a href=\"https://evil.example\">@everyone</a> <!channel> @room [win](https://evil.example) *bold* `code` ";
+  while (a.post.title.size() < 10 * 1024) a.post.title += "稀土出口管制 ";
+  a.post.url = "javascript:alert(1)";
+  AlertMatch& m = a.matches.front();
+  m.snippet = "[x](https://evil.example) <b>稀土</b> @everyone";
+  m.start = 29;  // "[x](https://evil.example) <b>" is 29 code points, ASCII: 29 bytes
+  m.end = 31;
+  m.byte_start = 29;
+  m.byte_end = 35;
+  a.entities.front().alias = "<i>Bessent</i> @here";
+  return a;
+}
+
 }  // namespace lodestone::testing
