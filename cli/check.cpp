@@ -5,11 +5,14 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "engine/rule_tests.h"
+#include "notifiers/template.h"
 #include "rules/toml_source.h"
 
 namespace lodestone::cli {
@@ -143,6 +146,31 @@ void check_rule_notifiers(const RuleSet& rules, const std::vector<std::string>& 
 
 void release_freed_memory() { malloc_trim(0); }
 
+// A webhook template whose body is JSON but which puts post text in unescaped ({{{post.title}}}):
+// one quote in a title and the body is no longer JSON. Warned at the tag's place in the template.
+void check_notifier_templates(const Config& config, Diagnostics& diags) {
+  for (const auto& n : config.notifiers) {
+    if (n.type != "webhook" || n.values.string("format") != "template") continue;
+    const std::string content_type = n.values.string("content_type", "application/json");
+    if (escape_for_content_type(content_type) != TemplateEscape::kJson) continue;
+    const std::string path = n.values.string("template");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) continue;  // the notifier's own check says so
+    std::ostringstream text;
+    text << in.rdbuf();
+    const std::string body = text.str();
+    for (const UnescapedTag& tag : unescaped_post_tags(body)) {
+      size_t line_begin = 0;
+      for (uint32_t l = 1; l < tag.line; ++l) line_begin = body.find('\n', line_begin) + 1;
+      const size_t line_end = body.find('\n', line_begin);
+      diags.warning("unescaped-template", {path, tag.line, tag.column},
+                    "notifier '" + n.name + "': " + tag.tag + " puts post text into a JSON body unescaped, so a quote in it "
+                        "breaks the JSON; write \"{{" + tag.name + "}}\", which escapes it for a JSON string",
+                    body.substr(line_begin, line_end == std::string::npos ? std::string::npos : line_end - line_begin));
+    }
+  }
+}
+
 std::shared_ptr<const RuleSet> load_rules(const RuleOptions& options, bool* had_warnings) {
   std::vector<std::string> paths = options.rules;
   Diagnostics diags;
@@ -164,6 +192,7 @@ std::shared_ptr<const RuleSet> load_rules(const RuleOptions& options, bool* had_
     std::vector<std::string> names;
     for (const auto& n : config->notifiers) names.push_back(n.name);
     check_rule_notifiers(*result.rule_set, names, result.diagnostics);
+    check_notifier_templates(*config, result.diagnostics);
     if (result.diagnostics.has_errors()) result.rule_set = nullptr;
   }
   std::cerr << format_diagnostics(result.diagnostics);

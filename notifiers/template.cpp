@@ -96,4 +96,68 @@ std::string Template::render(const std::string& context_json, TemplateEscape esc
   return m.render(to_data(j));
 }
 
+namespace {
+
+std::string_view trim_ws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool names_post_text(std::string_view name) {
+  return name == "post" || name.substr(0, 5) == "post." || name == "text" || name == "snippet" ||
+         name == "matches.text" || name == "matches.snippet";
+}
+
+}  // namespace
+
+TemplateEscape escape_for_content_type(std::string_view content_type) {
+  std::string type(trim_ws(content_type.substr(0, content_type.find(';'))));
+  for (char& c : type) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  const auto ends_with = [&type](std::string_view suffix) {
+    return type.size() >= suffix.size() && type.compare(type.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (type == "application/json" || ends_with("+json")) return TemplateEscape::kJson;
+  if (type == "text/html" || type == "application/xhtml+xml" || type == "application/xml" || type == "text/xml" ||
+      ends_with("+xml")) {
+    return TemplateEscape::kHtml;
+  }
+  return TemplateEscape::kNone;
+}
+
+std::vector<UnescapedTag> unescaped_post_tags(std::string_view text) {
+  std::vector<UnescapedTag> out;
+  uint32_t line = 1;
+  size_t line_start = 0;
+  for (size_t i = 0; i + 1 < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+      continue;
+    }
+    if (text[i] != '{' || text[i + 1] != '{') continue;
+    const bool triple = i + 2 < text.size() && text[i + 2] == '{';
+    const size_t open = triple ? 3 : 2;
+    const std::string_view close = triple ? "}}}" : "}}";
+    const size_t end = text.find(close, i + open);
+    if (end == std::string_view::npos) break;
+    std::string_view inside = text.substr(i + open, end - i - open);
+    bool unescaped = triple;
+    if (!triple) {
+      inside = trim_ws(inside);
+      unescaped = !inside.empty() && inside.front() == '&';
+      if (unescaped) inside.remove_prefix(1);
+    }
+    const std::string_view name = trim_ws(inside);
+    if (unescaped && names_post_text(name)) {
+      out.push_back({line, static_cast<uint32_t>(i - line_start + 1), std::string(text.substr(i, end + close.size() - i)),
+                     std::string(name)});
+    }
+    i = end + close.size() - 1;
+  }
+  return out;
+}
+
 }  // namespace lodestone

@@ -2,8 +2,11 @@
 // once, rendered with an alert's JSON as the context. Render from one thread at a time per Template.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace lodestone {
 
@@ -39,5 +42,22 @@ class Template {
 
 // `text` made safe to stand between the quotes of a JSON string, without those quotes.
 std::string json_string_escape(const std::string& text);
+
+// The escaping a template body gets from its Content-Type (parameters such as "; charset=utf-8"
+// and case ignored): kJson for application/json and every "+json" type, kHtml for text/html and
+// the XML types (application/xml, text/xml, "+xml"), kNone for anything else (text/plain).
+TemplateEscape escape_for_content_type(std::string_view content_type);
+
+// A tag that puts post text into the output unescaped: `{{{post.title}}}` or `{{& post.title}}`
+// naming a post field, or a match's `text` or `snippet`. Line and column count from 1 (columns
+// in bytes), at the tag's first brace.
+struct UnescapedTag {
+  uint32_t line = 0;
+  uint32_t column = 0;
+  std::string tag;   // as written: "{{{post.title}}}"
+  std::string name;  // "post.title"
+};
+// Every such tag in `text`, in order. Only the standard {{ }} delimiters are read.
+std::vector<UnescapedTag> unescaped_post_tags(std::string_view text);
 
 }  // namespace lodestone

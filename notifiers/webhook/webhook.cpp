@@ -355,7 +355,7 @@ DeliveryAttempt WebhookNotifier::send(const Alert& alert, const std::string& ale
   std::string body;
   if (s.body_template) {
     try {
-      body = s.body_template->render(alert_json, TemplateEscape::kJson);
+      body = s.body_template->render(alert_json, escape_for_content_type(s.options.content_type));
     } catch (const std::exception& e) {
       return dead(s.http->who() + ": " + e.what());
     }

@@ -19,7 +19,7 @@ struct WebhookOptions {
   std::string url;              // http:// or https://; userinfo becomes Basic authentication
   std::string secret;           // Standard Webhooks "whsec_<base64>", or raw key bytes; empty: no signature
   std::string format = "json";  // json | slack | discord | template
-  std::string template_path;    // format "template": a mustache file, rendered with JSON escaping
+  std::string template_path;    // format "template": a mustache file, escaped for content_type
   // Format "template": the body's Content-Type (json, slack and discord are application/json).
   std::string content_type = "application/json";
   double timeout = 10;                                       // seconds for the whole attempt, connecting included
@@ -45,9 +45,11 @@ class WebhookNotifier : public Notifier {
   // One POST with headers webhook-id (the alert id), webhook-timestamp (this attempt, unix
   // seconds) and, with a secret, webhook-signature. The `json` body is
   // {"type":"lodestone.alert","timestamp":"<RFC 3339 of this attempt>","data":<alert_json>} with
-  // alert_json copied byte for byte; `slack` and `discord` send one line of text instead;
+  // alert_json copied byte for byte; `slack` sends Block Kit and `discord` an embed, both from
+  // summarize_alert();
   // `template` sends the template (loaded once, at construction) rendered with alert_json, each
-  // `{{x}}` escaped for a JSON string (notifiers/template.h).
+  // `{{x}}` escaped for the content_type: inside a JSON string, as HTML/XML text, or not at all
+  // for other types (escape_for_content_type() in notifiers/template.h).
   // 2xx is delivered; 408, 429, 5xx, network errors and timeouts retry; anything else is dead.
   DeliveryAttempt send(const Alert& alert, const std::string& alert_json) override;
 

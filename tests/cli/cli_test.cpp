@@ -442,6 +442,21 @@ TEST_CASE("a field the config's [lodestone] fields names is known to check", "[c
   CHECK_THAT(r.err, Contains("'and' is matched as a word"));  // the others still warn
 }
 
+TEST_CASE("check -c warns where a JSON webhook template puts post text in unescaped", "[cli][warnings][template]") {
+  Run r = run_lodestone("check --no-cache -c tests/data/template_config.toml");
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.err, Contains("tests/data/notifiers/unescaped.mustache:2:13: warning: notifier 'team-hook': "
+                             "{{{post.title}}} puts post text into a JSON body unescaped, so a quote in it breaks "
+                             "the JSON; write \"{{post.title}}\", which escapes it for a JSON string"));
+  CHECK_THAT(r.err, Contains("unescaped.mustache:2:40: warning: notifier 'team-hook': {{& post.body}}"));
+  CHECK_THAT(r.err, Contains("unescaped.mustache:3:61: warning: notifier 'team-hook': {{{snippet}}}"));
+  // Only post text: a rule's own fields are the user's; and an HTML body is no JSON.
+  CHECK(r.err.find("{{{rule.severity}}} puts") == std::string::npos);
+  CHECK(r.err.find("html-hook") == std::string::npos);
+  CHECK(run_lodestone("check --strict --no-cache -c tests/data/template_config.toml").code == 1);
+}
+
 TEST_CASE("check runs comparison rules' tests with numbers and sources, and needs no database for them",
           "[cli][compare]") {
   Run r = run_lodestone("check --strict --no-cache tests/data/rules/comparisons.toml");

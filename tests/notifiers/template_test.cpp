@@ -95,3 +95,34 @@ TEST_CASE("a context that is not JSON is an error, not an empty body", "[templat
   const Template t = Template::parse("{{x}}", "inline");
   CHECK_THROWS_AS(t.render("{not json", TemplateEscape::kNone), std::runtime_error);
 }
+
+TEST_CASE("a Content-Type chooses the escaping: JSON types, HTML and XML types, and none for the rest", "[template]") {
+  using lodestone::escape_for_content_type;
+  CHECK(escape_for_content_type("application/json") == TemplateEscape::kJson);
+  CHECK(escape_for_content_type("Application/JSON; charset=utf-8") == TemplateEscape::kJson);
+  CHECK(escape_for_content_type("application/vnd.example+json") == TemplateEscape::kJson);
+  CHECK(escape_for_content_type("text/html; charset=utf-8") == TemplateEscape::kHtml);
+  CHECK(escape_for_content_type("application/xml") == TemplateEscape::kHtml);
+  CHECK(escape_for_content_type("application/atom+xml") == TemplateEscape::kHtml);
+  CHECK(escape_for_content_type("text/plain") == TemplateEscape::kNone);
+  CHECK(escape_for_content_type("application/x-www-form-urlencoded") == TemplateEscape::kNone);
+}
+
+TEST_CASE("triple braces and & tags on post text are found with their line and column", "[template]") {
+  const auto tags = lodestone::unescaped_post_tags(
+      "{\"a\": \"{{post.title}}\", \"b\": \"{{{ post.title }}}\",\n\"c\": \"{{&post.body}}\", \"d\": \"{{{rule.title}}}\",\n"
+      "\"e\": [{{#matches}}\"{{{snippet}}}\"{{/matches}}], \"f\": \"{{ & post.url }}\"}");
+  REQUIRE(tags.size() == 4);
+  CHECK(tags[0].line == 1);
+  CHECK(tags[0].column == 31);
+  CHECK(tags[0].tag == "{{{ post.title }}}");
+  CHECK(tags[0].name == "post.title");
+  CHECK(tags[1].line == 2);
+  CHECK(tags[1].column == 7);
+  CHECK(tags[1].name == "post.body");
+  CHECK(tags[2].line == 3);
+  CHECK(tags[2].name == "snippet");
+  CHECK(tags[3].name == "post.url");
+  CHECK(lodestone::unescaped_post_tags("{{post.title}} {{{rule.title}}} {{{id}}}").empty());
+}
+

@@ -556,6 +556,27 @@ TEST_CASE("a template body goes with the configured Content-Type", "[webhook][ht
   CHECK(receiver.requests()[0].header("Content-Type") == "application/vnd.example+json");
 }
 
+TEST_CASE("a template body is escaped for its Content-Type: HTML for text/html and none for text/plain",
+          "[webhook][http][template]") {
+  const Alert alert = sample_alert();
+  const auto body_of = [&alert](const std::string& file, const std::string& content_type) {
+    HttpReceiver receiver;
+    WebhookOptions o = options_for(receiver.url());
+    o.format = "template";
+    o.template_path = std::string(LODESTONE_TEST_DATA "/notifiers/") + file;
+    o.content_type = content_type;
+    REQUIRE(WebhookNotifier(o).send(alert, lodestone::to_json(alert)).outcome == Outcome::kDelivered);
+    REQUIRE(receiver.requests().size() == 1);
+    CHECK(receiver.requests()[0].header("Content-Type") == content_type);
+    return receiver.requests()[0].body;
+  };
+  CHECK(body_of("webhook_body.html.mustache", "text/html; charset=utf-8") ==
+        "<p>Rare &quot;earth&quot; export controls: <a href=\"https://example.com/p/1?x=1&amp;y=2\">中國對稀土出口管制 "
+        "&lt;@everyone&gt; &amp; more</a></p>\n");
+  CHECK(body_of("webhook_body.txt.mustache", "text/plain") ==
+        "Alert: Rare \"earth\" export controls\n中國對稀土出口管制 <@everyone> & more\n");
+}
+
 TEST_CASE("format template without a readable, parseable template is refused", "[webhook][template]") {
   WebhookOptions o = options_for("https://example.com/hook");
   o.format = "template";
