@@ -19,6 +19,7 @@
 
 #include "engine/alert_render.h"
 #include "notifiers/template.h"
+#include "util/listen_address.h"
 #include "util/sha256.h"
 
 namespace lodestone {
@@ -193,6 +194,13 @@ std::string check_options(const EmailOptions& o, std::optional<Template>* loaded
   if (!url->user.empty() || !url->password.empty()) {
     return who + "url must not hold credentials; set username and password instead";
   }
+  if (o.tls != "required" && o.tls != "none") return who + "tls must be \"required\" or \"none\", not \"" + one_line(o.tls) + "\"";
+  if (o.tls == "none" && url->scheme == "smtps") return who + "tls = \"none\" cannot go with smtps://, which is TLS";
+  const bool bracketed = url->host.size() > 2 && url->host.front() == '[' && url->host.back() == ']';
+  if (o.tls == "none" && !is_loopback(bracketed ? url->host.substr(1, url->host.size() - 2) : url->host)) {
+    return who + "tls = \"none\" is allowed for a relay on loopback only (127.0.0.1, ::1, localhost), not " + url->host +
+           ": mail to another host goes over TLS";
+  }
   if (!is_bare_address(o.from)) return who + "from must be one bare address (local@domain)";
   if (o.to.empty()) return who + "to needs at least one address";
   for (const std::string& to : o.to) {
@@ -363,6 +371,13 @@ struct EmailNotifier::State {
       result.error = who + ": timed out after " + buf + " s";
       return result;
     }
+    if (code == CURLE_USE_SSL_FAILED) {
+      // The server's EHLO reply (250) listed no STARTTLS: it will not by the next attempt.
+      result.outcome = DeliveryAttempt::Outcome::kDead;
+      result.error = who + ": the server offers no STARTTLS, and smtp:// sends nothing in clear (tls = \"none\" is "
+                           "for a relay on loopback only)";
+      return result;
+    }
     result.error = who + ": ";
     if (reply >= 400) result.error += "SMTP " + std::to_string(reply) + ", ";
     result.error += curl_easy_strerror(code);
@@ -401,7 +416,8 @@ EmailNotifier::EmailNotifier(EmailOptions options) : state_(std::make_unique<Sta
   curl_easy_setopt(c, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_SMTP | CURLPROTO_SMTPS));
 #endif
   // On smtp:// STARTTLS is required: a server that does not offer it gets nothing in clear.
-  curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+  // tls = "none" (a loopback relay only, checked above) speaks plain SMTP.
+  curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(o.tls == "none" ? CURLUSESSL_NONE : CURLUSESSL_ALL));
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
   if (!o.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, o.ca_file.c_str());

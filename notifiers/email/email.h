@@ -24,6 +24,9 @@ struct EmailOptions {
   std::string ca_file;
   double timeout = 30;  // seconds for one whole attempt, connecting included
   double digest = 0;    // seconds; 0 = one mail per alert
+  // "required" (STARTTLS on smtp://, implicit TLS on smtps://) or "none": plain SMTP, allowed on
+  // smtp:// to a loopback host only (a local postfix, a sendmail-style relay on 127.0.0.1).
+  std::string tls = "required";
   std::string subject_prefix = "[lodestone]";
   std::string text_template;  // optional mustache file for the text part, rendered without escaping
 };
@@ -48,8 +51,9 @@ class EmailNotifier : public Notifier {
   // encoded-words when not ASCII; CR/LF in a title become spaces), Message-ID <ALERTID@lodestone>,
   // multipart/alternative with a text/plain and a text/html part, UTF-8, base64.
   // Delivered on 250; an SMTP 4xx reply retries, a 5xx reply is dead (535, a refused login,
-  // included: a wrong password does not get right by waiting); no reply, TLS failures (a server
-  // without STARTTLS on smtp:// included: nothing goes in clear) and timeouts retry.
+  // included: a wrong password does not get right by waiting), and so is a server on smtp://
+  // that offers no STARTTLS (nothing goes in clear, and waiting will not make it offer it); no
+  // reply, other TLS failures and timeouts retry.
   // `status` is the last SMTP reply code (0 when none).
   DeliveryAttempt send(const Alert& alert, const std::string& alert_json) override;
 

@@ -17,6 +17,7 @@ const OptionSpec kEmailOptions[] = {
     {"ca_file", OptionType::kString, "", "PEM CA bundle to verify a private relay with"},
     {"timeout", OptionType::kDuration, duration_text(kDefaults.timeout), "per attempt, connecting included"},
     {"digest", OptionType::kDuration, "", "one mail per interval with every alert since the last (default: off)"},
+    {"tls", OptionType::kString, kDefaults.tls, "required, or none for a relay on loopback (smtp://127.0.0.1:25)"},
     {"subject_prefix", OptionType::kString, kDefaults.subject_prefix, "first word of every subject"},
     {"text_template", OptionType::kString, "", "mustache file for the text part"},
 };
@@ -32,6 +33,7 @@ Result<std::unique_ptr<Notifier>> make_email(const std::string& name, const Opti
   o.ca_file = v.string("ca_file");
   o.timeout = v.number("timeout", o.timeout);
   o.digest = v.number("digest", o.digest);
+  o.tls = v.string("tls", o.tls);
   o.subject_prefix = v.string("subject_prefix", o.subject_prefix);
   o.text_template = v.string("text_template");
   if (Result<void> valid = check_email_options(o); !valid) return Failure{valid.error()};

@@ -352,13 +352,47 @@ TEST_CASE("a server that is down is retried with no status", "[email][smtp]") {
   CHECK(contains(got.error, "email \"analysts\" (smtp://127.0.0.1:" + std::to_string(closed.port()) + ")"));
 }
 
-TEST_CASE("smtp:// to a server without STARTTLS sends nothing in clear and is retried", "[email][smtp]") {
+TEST_CASE("smtp:// to a server without STARTTLS sends nothing in clear and is dead, saying why", "[email][smtp]") {
   SmtpReceiver receiver({.tls = false});
   EmailNotifier notifier(options_for(receiver.url()));
   DeliveryAttempt got = send(notifier, mail_alert());
   INFO(got.error);
-  CHECK(got.outcome == Outcome::kRetry);
+  // Waiting will not make the server offer STARTTLS: not "retried (status 250)".
+  CHECK(got.outcome == Outcome::kDead);
+  CHECK(contains(got.error, "the server offers no STARTTLS, and smtp:// sends nothing in clear"));
   CHECK(receiver.messages().empty());
+}
+
+TEST_CASE("tls = none sends plain SMTP to a relay on loopback", "[email][smtp]") {
+  SmtpReceiver receiver({.tls = false});
+  EmailOptions o = options_for(receiver.url());
+  o.tls = "none";
+  o.ca_file.clear();
+  EmailNotifier notifier(o);
+  DeliveryAttempt got = send(notifier, mail_alert());
+  INFO(got.error);
+  CHECK(got.outcome == Outcome::kDelivered);
+  REQUIRE(receiver.messages().size() == 1);
+}
+
+TEST_CASE("tls = none is refused for a relay that is not on loopback, and with smtps://", "[email]") {
+  EmailOptions o = options_for("smtp://smtp.example.com:25");
+  o.tls = "none";
+  CHECK(lodestone::check_email_options(o).error() ==
+        "email \"analysts\": tls = \"none\" is allowed for a relay on loopback only (127.0.0.1, ::1, localhost), not "
+        "smtp.example.com: mail to another host goes over TLS");
+  o.url = "smtp://192.168.1.10:25";
+  CHECK(contains(lodestone::check_email_options(o).error(), "loopback only"));
+  for (const char* ok : {"smtp://127.0.0.1:25", "smtp://localhost:25", "smtp://[::1]:25"}) {
+    o.url = ok;
+    INFO(ok);
+    CHECK(lodestone::check_email_options(o));
+  }
+  o.url = "smtps://127.0.0.1:465";
+  CHECK(contains(lodestone::check_email_options(o).error(), "cannot go with smtps://"));
+  o.url = "smtp://127.0.0.1:25";
+  o.tls = "starttls";
+  CHECK(contains(lodestone::check_email_options(o).error(), "tls must be \"required\" or \"none\""));
 }
 
 TEST_CASE("a server certificate that the CA file does not vouch for is retried and sent nothing", "[email][smtp]") {
