@@ -12,6 +12,7 @@
 #include <atomic>
 #include <filesystem>
 #include <iostream>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -447,8 +448,12 @@ int run_notify_test(const NotifyTestOptions& options) {
   alert.post = {"notify-test", "lodestone", "稀土 export controls: a test alert from lodestone notify-test",
                 "https://example.com/lodestone/notify-test", ""};
   alert.matched_at = rfc3339_utc(std::time(nullptr));
-  // A fresh id each run, so a receiver that deduplicates by webhook-id still shows the test.
-  alert.id = alert_id(alert.rule.id, alert.post.source, alert.post.id + "/" + alert.matched_at);
+  // A fresh id each run, two in the same second included, so a receiver that deduplicates (by
+  // webhook-id, LINE's retry key, Matrix's transaction id) still shows the test.
+  std::random_device random;
+  std::string nonce = alert.post.id + "/" + alert.matched_at + "/";
+  for (int i = 0; i < 4; ++i) nonce += std::to_string(random());
+  alert.id = alert_id(alert.rule.id, alert.post.source, nonce);
   AlertMatch m;
   m.field = "title";
   m.term = "稀土";

@@ -382,6 +382,15 @@ TEST_CASE("notify-test sends one sample alert through the named notifier and pri
   REQUIRE(got.size() == 1);
   CHECK(got[0].signature == lodestone::standard_webhooks_signature(kSecret, got[0].id, got[0].timestamp, got[0].body));
   CHECK(nlohmann::json::parse(got[0].body)["data"]["rule"]["id"] == "lodestone-notify-test");
+  // Two runs in the same second are two alerts to a receiver that deduplicates by webhook-id.
+  REQUIRE(run_lodestone("notify-test hook -c '" + cfg + "'", dir.path()).first == 0);
+  REQUIRE(run_lodestone("notify-test hook -c '" + cfg + "'", dir.path()).first == 0);
+  std::set<std::string> ids;
+  for (const auto& d : ok.deliveries()) {
+    ids.insert(d.id);
+    CHECK(nlohmann::json::parse(d.body)["data"]["id"] == d.id);
+  }
+  CHECK(ids.size() == 3);
 
   std::tie(code, out) = run_lodestone("notify-test refusing -c '" + cfg + "'", dir.path());
   CHECK(code == 1);
