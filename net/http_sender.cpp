@@ -78,6 +78,14 @@ std::string printable_utf8(std::string_view in) {
   return out;
 }
 
+std::string endpoint_who(std::string_view kind, std::string_view name, const UrlParts& url, std::string_view path,
+                         std::string_view more) {
+  std::string who(kind);
+  who.append(" \"").append(name).append("\" (").append(url.scheme).append("://").append(url.host);
+  if (!url.port.empty()) who.append(":").append(url.port);
+  return who.append(path).append(more).append(")");
+}
+
 void Redactor::hide(std::string secret) {
   if (secret.empty()) return;
   hidden_.push_back(std::move(secret));

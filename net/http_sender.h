@@ -34,6 +34,13 @@ class Redactor {
   std::vector<std::string> hidden_;  // longest first
 };
 
+struct UrlParts;
+// `kind "name" (scheme://host[:port]<path><more>)`: how errors name a notifier's endpoint
+// without its secrets. `path` is what of the URL's path may be shown ("/…" where it holds a
+// token), `more` anything after it (", room !abc:example.org").
+std::string endpoint_who(std::string_view kind, std::string_view name, const UrlParts& url, std::string_view path,
+                         std::string_view more = {});
+
 struct HttpRequest {
   std::string method = "POST";       // POST or PUT
   std::string url;

@@ -52,6 +52,17 @@ std::string cut_code_points(std::string_view s, size_t max) {
   return std::string(s.substr(0, at)) + "…";
 }
 
+std::string upper_ascii(std::string text) {
+  for (char& c : text) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return text;
+}
+
+std::string entity_line(const AlertSummary& s) {
+  return s.alias.empty() ? s.entity : std::string(s.entity).append(" (matched as ").append(s.alias).append(")");
+}
+
 std::string html_escape(std::string_view text) {
   return escape(text, [](char c) -> std::string_view {
     switch (c) {
@@ -86,37 +97,56 @@ std::string markdown_escape(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// The last `max` code points of `utf8`, the first of them "…" when it is cut.
+std::string keep_tail(const std::string& utf8, size_t max) {
+  const size_t n = code_points(utf8);
+  if (n <= max) return utf8;
+  if (max == 0) return {};
+  size_t skip = n - (max - 1), at = 0;
+  for (; at < utf8.size(); ++at) {
+    if (is_continuation(utf8[at])) continue;
+    if (skip == 0) break;
+    --skip;
+  }
+  return std::string("…").append(utf8, at);
+}
+
+}  // namespace
+
 AlertSummary shortened(const AlertSummary& summary, size_t snippet_max, size_t title_max) {
   AlertSummary s = summary;
   s.title = cut_code_points(s.title, title_max);
-  size_t left = snippet_max;
-  std::vector<SnippetPiece> kept;
-  for (const auto& piece : s.snippet) {
-    if (left == 0) break;
-    const size_t n = code_points(piece.text);
-    if (n <= left) {
-      kept.push_back(piece);
-      left -= n;
-      continue;
-    }
-    // The text before the first mark is cut at its start, so the mark stays in view.
-    if (!piece.marked && kept.empty() && &piece != &s.snippet.back()) {
-      std::string text = piece.text;
-      size_t drop = n - left + 1, at = 0;
-      for (; at < text.size() && drop > 0; ++at) {
-        if (!is_continuation(text[at])) --drop;
-      }
-      while (at < text.size() && is_continuation(text[at])) ++at;
-      kept.push_back({std::string("…").append(text, at), false});
-      left = 0;
-      break;
-    }
-    kept.push_back({cut_code_points(piece.text, left), piece.marked});
-    left = 0;
+  if (code_points(snippet_text(s)) <= snippet_max) return s;
+  s.snippet.clear();
+  if (snippet_max == 0) return s;
+  // The first marked piece stays in view: it keeps what it needs of the budget, the text before
+  // it keeps its end (at most half of the rest, unless little follows), then what follows, in
+  // order, as far as the budget goes.
+  const auto& pieces = summary.snippet;
+  size_t mark = 0;
+  while (mark < pieces.size() && !pieces[mark].marked) ++mark;
+  if (mark == pieces.size()) mark = 0;
+  std::string before;
+  for (size_t i = 0; i < mark; ++i) before += pieces[i].text;
+  SnippetPiece kept_mark{cut_code_points(pieces[mark].text, snippet_max), pieces[mark].marked};
+  size_t left = snippet_max - code_points(kept_mark.text);
+  size_t after_total = 0;
+  for (size_t i = mark + 1; i < pieces.size(); ++i) after_total += code_points(pieces[i].text);
+  const size_t before_budget = std::min(code_points(before), std::max(left / 2, left > after_total ? left - after_total : 0));
+  if (before_budget > 0) s.snippet.push_back({keep_tail(before, before_budget), false});
+  left -= before_budget;
+  s.snippet.push_back(std::move(kept_mark));
+  size_t next = mark + 1;
+  for (; next < pieces.size() && left > 0; ++next) {
+    std::string text = cut_code_points(pieces[next].text, left);
+    left -= std::min(left, code_points(text));
+    s.snippet.push_back({std::move(text), pieces[next].marked});
   }
-  const auto cut = [](const std::string& t) { return t.size() >= 3 && t.compare(t.size() - 3, 3, "…") == 0; };
-  if (kept.size() < s.snippet.size() && !kept.empty() && !cut(kept.back().text)) kept.back().text += "…";
-  s.snippet = std::move(kept);
+  const std::string& last = s.snippet.back().text;
+  const bool ends_cut = last.size() >= 3 && last.compare(last.size() - 3, 3, "…") == 0;
+  if (next < pieces.size() && !ends_cut) s.snippet.push_back({"…", false});
   return s;
 }
 
@@ -125,21 +155,32 @@ std::string fit_message(const AlertSummary& summary, size_t limit,
                         const std::function<size_t(std::string_view)>& measure) {
   std::string out = render(summary);
   if (measure(out) <= limit) return out;
+  // Halved in turn: the snippet down to a few words around its match, then the title, then the
+  // snippet to nothing and the title to a few words. The link is not touched.
+  constexpr size_t kFloor = 40, kTitleFloor = 16;
   size_t snippet = code_points(snippet_text(summary));
   size_t title = code_points(summary.title);
-  AlertSummary s = summary;
+  const auto fits = [&](size_t snippet_max, size_t title_max) {
+    out = render(shortened(summary, snippet_max, title_max));
+    return measure(out) <= limit;
+  };
+  while (snippet > kFloor) {
+    snippet /= 2;
+    if (fits(snippet, title)) return out;
+  }
+  while (title > kFloor) {
+    title /= 2;
+    if (fits(snippet, title)) return out;
+  }
   while (snippet > 0) {
     snippet /= 2;
-    s = shortened(summary, snippet, title);
-    out = render(s);
-    if (measure(out) <= limit) return out;
+    if (fits(snippet, title)) return out;
   }
-  while (title > 16) {
+  while (title > kTitleFloor) {
     title /= 2;
-    s = shortened(summary, 0, title);
-    out = render(s);
-    if (measure(out) <= limit) return out;
+    if (fits(0, title)) return out;
   }
+  AlertSummary s = shortened(summary, 0, title);
   s.url.clear();
   out = render(s);
   if (measure(out) <= limit) return out;

@@ -19,6 +19,11 @@ size_t utf16_units(std::string_view utf8);  // what LINE and Teams count
 // At most `max` code points of `utf8`, the last of them "…" when it is cut.
 std::string cut_code_points(std::string_view utf8, size_t max);
 
+// "HIGH" from "high": how chat messages show a severity.
+std::string upper_ascii(std::string text);
+// "Scott Bessent (matched as 貝森特)", or the entity's name alone; empty without an entity.
+std::string entity_line(const AlertSummary& summary);
+
 // & < > " as entities: text inside HTML elements and attribute values (Telegram, Matrix).
 std::string html_escape(std::string_view text);
 // & < > as entities, which is all Slack reads as markup in text (links, mentions, <!channel>).
@@ -27,8 +32,9 @@ std::string slack_escape(std::string_view text);
 // (Discord, ntfy, Teams): \ ` * _ { } [ ] ( ) < > # + - . ! | ~
 std::string markdown_escape(std::string_view text);
 
-// The summary with its snippet cut to `snippet_max` code points and its title to `title_max`,
-// "…" where cut; the marked pieces are kept before the unmarked ones after them.
+// The summary with its snippet cut to about `snippet_max` code points and its title to
+// `title_max`, "…" where cut. The first marked piece stays: the text before it is cut at its
+// start, what follows at its end.
 AlertSummary shortened(const AlertSummary& summary, size_t snippet_max, size_t title_max);
 
 // render(summary), made to fit `limit` as `measure` counts it: the snippet is cut first, then the

@@ -8,11 +8,16 @@ namespace lodestone {
 // Every kind, one line each: its build switch (CMake's LODESTONE_NOTIFIER_<KIND>, defined 1 or 0
 // for this file) and the NotifierKind its folder's <kind>_kind.cpp defines. A kind switched off
 // is neither compiled nor listed.
-#define LODESTONE_NOTIFIER_KINDS(X)                  \
-  X(LODESTONE_NOTIFIER_WEBHOOK, webhook_notifier_kind) \
-  X(LODESTONE_NOTIFIER_EMAIL, email_notifier_kind)     \
-  X(LODESTONE_NOTIFIER_FILE, file_notifier_kind)       \
-  X(LODESTONE_NOTIFIER_STDOUT, stdout_notifier_kind)   \
+#define LODESTONE_NOTIFIER_KINDS(X)                       \
+  X(LODESTONE_NOTIFIER_WEBHOOK, webhook_notifier_kind)    \
+  X(LODESTONE_NOTIFIER_TELEGRAM, telegram_notifier_kind)  \
+  X(LODESTONE_NOTIFIER_LINE, line_notifier_kind)          \
+  X(LODESTONE_NOTIFIER_NTFY, ntfy_notifier_kind)          \
+  X(LODESTONE_NOTIFIER_EMAIL, email_notifier_kind)        \
+  X(LODESTONE_NOTIFIER_FILE, file_notifier_kind)          \
+  X(LODESTONE_NOTIFIER_STDOUT, stdout_notifier_kind)      \
+  X(LODESTONE_NOTIFIER_TEAMS, teams_notifier_kind)        \
+  X(LODESTONE_NOTIFIER_MATRIX, matrix_notifier_kind)      \
   X(LODESTONE_NOTIFIER_REDIS, redis_notifier_kind)
 
 #define LODESTONE_DECLARE_KIND(flag, kind) extern const NotifierKind kind;

@@ -125,17 +125,6 @@ std::string dump(const nlohmann::ordered_json& j) {
 
 using json = nlohmann::ordered_json;
 
-// "HIGH" from "high": how the chat formats show a severity.
-std::string upper(std::string s) {
-  for (char& c : s) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return s;
-}
-
-// "Scott Bessent (matched as 貝森特)", or the name alone.
-std::string entity_line(const AlertSummary& s) { return s.alias.empty() ? s.entity : s.entity + " (matched as " + s.alias + ")"; }
-
 // Slack's rich_text elements are literal text (no mrkdwn is read in them), so a post's text
 // needs no escaping there; the matched text is bold and the title a link.
 json slack_text(const std::string& text, bool bold = false) {
@@ -147,7 +136,7 @@ json slack_text(const std::string& text, bool bold = false) {
 std::string slack_body(const AlertSummary& summary) {
   const AlertSummary s = shortened(summary, kSlackTextMax, kSlackTextMax);
   json head = json::array();
-  if (!s.severity.empty()) head.push_back(slack_text(upper(s.severity) + " · ", true));
+  if (!s.severity.empty()) head.push_back(slack_text(upper_ascii(s.severity) + " · ", true));
   head.push_back(slack_text(s.rule, true));
   head.push_back(slack_text("\n"));
   if (s.url.empty()) {
@@ -170,7 +159,7 @@ std::string slack_body(const AlertSummary& summary) {
                               {"elements", json::array({{{"type", "plain_text"}, {"text", context}, {"emoji", false}}})}}});
   // The notification's text, which Slack does read as mrkdwn: & < > escaped, so no <!channel>.
   std::string fallback;
-  if (!s.severity.empty()) fallback.append("[").append(upper(s.severity)).append("] ");
+  if (!s.severity.empty()) fallback.append("[").append(upper_ascii(s.severity)).append("] ");
   fallback.append(s.rule).append(": ").append(s.title);
   return dump({{"text", cut_code_points(slack_escape(fallback), kSlackTextMax)}, {"blocks", blocks}});
 }
@@ -193,7 +182,7 @@ std::string discord_embed_description(const AlertSummary& s) {
 std::string discord_body(const AlertSummary& summary) {
   const auto render = [](const AlertSummary& s) {
     json embed;
-    embed["author"] = {{"name", cut_code_points((s.severity.empty() ? "" : upper(s.severity) + " · ") + s.rule,
+    embed["author"] = {{"name", cut_code_points((s.severity.empty() ? "" : upper_ascii(s.severity) + " · ") + s.rule,
                                                 kDiscordTitleMax)}};
     embed["title"] = cut_code_points(s.title, kDiscordTitleMax);
     if (!s.url.empty()) embed["url"] = s.url;
@@ -222,6 +211,77 @@ std::string discord_body(const AlertSummary& summary) {
     return description > kDiscordDescriptionMax ? kDiscordEmbedMax + 1 : total;
   };
   return fit_message(summary, kDiscordEmbedMax, render, measure);
+}
+
+// How many alerts a Slack digest lists before "and N more": a message holds at most 50 blocks'
+// worth, and a long list helps nobody in chat.
+constexpr size_t kSlackDigestItems = 20;
+
+std::string slack_digest(std::span<const Alert> alerts) {
+  json items = json::array();
+  const size_t shown = std::min(alerts.size(), kSlackDigestItems);
+  for (size_t i = 0; i < shown; ++i) {
+    const AlertSummary s = shortened(summarize_alert(alerts[i]), 0, 300);
+    json e = json::array();
+    if (!s.severity.empty()) e.push_back(slack_text(upper_ascii(s.severity) + " ", true));
+    e.push_back(slack_text(s.rule + ": "));
+    if (s.url.empty()) {
+      e.push_back(slack_text(s.title));
+    } else {
+      e.push_back({{"type", "link"}, {"url", s.url}, {"text", s.title}});
+    }
+    items.push_back({{"type", "rich_text_section"}, {"elements", e}});
+  }
+  const std::string head = std::to_string(alerts.size()) + " alerts";
+  json elements = json::array({{{"type", "rich_text_section"}, {"elements", json::array({slack_text(head, true)})}},
+                               {{"type", "rich_text_list"}, {"style", "bullet"}, {"elements", items}}});
+  if (shown < alerts.size()) {
+    elements.push_back({{"type", "rich_text_section"},
+                        {"elements", json::array({slack_text("and " + std::to_string(alerts.size() - shown) + " more")})}});
+  }
+  return dump({{"text", head}, {"blocks", json::array({{{"type", "rich_text"}, {"elements", elements}}})}});
+}
+
+// A URL as the target of a Markdown link: the characters that would end the target early or
+// read as markup percent-encoded.
+std::string markdown_url(const std::string& url) {
+  std::string out;
+  for (const char c : url) {
+    switch (c) {
+      case '(': out += "%28"; break;
+      case ')': out += "%29"; break;
+      case '<': out += "%3C"; break;
+      case '>': out += "%3E"; break;
+      case '[': out += "%5B"; break;
+      case ']': out += "%5D"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string discord_digest(std::span<const Alert> alerts) {
+  std::vector<std::string> lines;
+  for (const Alert& a : alerts) {
+    const AlertSummary s = shortened(summarize_alert(a), 0, 200);
+    std::string line;
+    if (!s.severity.empty()) line.append("**").append(upper_ascii(s.severity)).append("** ");
+    line.append(markdown_escape(s.rule)).append(": ");
+    if (s.url.empty()) {
+      line.append(markdown_escape(s.title));
+    } else {
+      line.append("[").append(markdown_escape(s.title)).append("](").append(markdown_url(s.url)).append(")");
+    }
+    lines.push_back(std::move(line));
+  }
+  const auto count = [](std::string_view t) { return code_points(t); };
+  const std::string description = fit_digest(
+      "", lines, "\n", kDiscordDescriptionMax, [](size_t n) { return "and " + std::to_string(n) + " more"; }, count);
+  const size_t first = description.find_first_not_of('\n');
+  json embed = {{"title", std::to_string(alerts.size()) + " alerts"},
+                {"description", first == std::string::npos ? std::string() : description.substr(first)},
+                {"color", discord_colour(alerts.front().rule.severity)}};
+  return dump({{"embeds", json::array({embed})}, {"allowed_mentions", {{"parse", json::array()}}}});
 }
 
 std::string body_for(const std::string& format, const std::string& timestamp, const Alert& alert,
@@ -268,6 +328,10 @@ std::string check_options(const WebhookOptions& o, std::optional<Template>* load
     }
   }
   if (!(o.timeout > 0) || !std::isfinite(o.timeout)) return who + "timeout must be a positive number of seconds";
+  if (!(o.digest >= 0) || !std::isfinite(o.digest)) return who + "digest must be 0 or a number of seconds";
+  if (o.digest > 0 && o.format == "template") {
+    return who + "digest works with format json, slack or discord: a template renders one alert";
+  }
   // The URL itself is never quoted: it may carry a password or a token.
   std::optional<UrlParts> url = split_url(o.url);
   if (!url) return who + "url is not a valid URL";
@@ -313,8 +377,7 @@ WebhookNotifier::WebhookNotifier(WebhookOptions options) : state_(std::make_uniq
   const UrlParts url = *split_url(o.url);
   // Slack and Discord carry their token in the path, so for them the path is hidden too.
   const bool path_is_secret = o.format == "slack" || o.format == "discord";
-  std::string who = "webhook \"" + o.name + "\" (" + url.scheme + "://" + url.host +
-                    (url.port.empty() ? "" : ":" + url.port) + (path_is_secret ? "/…" : url.path) + ")";
+  std::string who = endpoint_who("webhook", o.name, url, path_is_secret ? "/…" : url.path);
   Redactor redactor;
   redactor.hide_all(url.hidden);
   if (path_is_secret && url.path.size() > 1) redactor.hide(url.path);
@@ -351,7 +414,6 @@ DeliveryAttempt WebhookNotifier::send(const Alert& alert, const std::string& ale
   }
 
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  const std::string timestamp = std::to_string(static_cast<long long>(now));
   std::string body;
   if (s.body_template) {
     try {
@@ -367,18 +429,46 @@ DeliveryAttempt WebhookNotifier::send(const Alert& alert, const std::string& ale
   }
   const std::string content_type = s.body_template ? s.options.content_type : "application/json";
 
+  return post(alert.id, std::move(body), content_type);
+}
+
+DeliveryAttempt WebhookNotifier::post(const std::string& id, std::string body, const std::string& content_type) {
+  State& s = *state_;
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  const std::string timestamp = std::to_string(static_cast<long long>(now));
   HttpRequest request;
   request.url = s.options.url;
   request.body = std::move(body);
-  request.headers = {"Content-Type: " + content_type, "webhook-id: " + alert.id, "webhook-timestamp: " + timestamp};
-  if (!s.key.empty()) {
-    request.headers.push_back("webhook-signature: " + sign(s.key, alert.id, timestamp, request.body));
-  }
+  request.headers = {"Content-Type: " + content_type, "webhook-id: " + id, "webhook-timestamp: " + timestamp};
+  if (!s.key.empty()) request.headers.push_back("webhook-signature: " + sign(s.key, id, timestamp, request.body));
   for (const auto& [name, value] : s.options.headers) {
     // "Name;" is curl's way to send a header with an empty value ("Name:" would remove it).
     request.headers.push_back(value.empty() ? name + ";" : name + ": " + value);
   }
   return s.http->outcome(s.http->send(request));
+}
+
+double WebhookNotifier::digest_interval() const { return state_->options.digest; }
+
+DeliveryAttempt WebhookNotifier::send_digest(std::span<const Alert> alerts, std::span<const std::string> alert_jsons) {
+  if (alerts.size() == 1) return send(alerts.front(), alert_jsons.front());
+  State& s = *state_;
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (!s.invalid.empty()) return {DeliveryAttempt::Outcome::kDead, 0, s.invalid, -1};
+  if (alerts.empty()) return {DeliveryAttempt::Outcome::kDelivered, 0, "", -1};
+  std::string body;
+  if (s.options.format == "slack") {
+    body = slack_digest(alerts);
+  } else if (s.options.format == "discord") {
+    body = discord_digest(alerts);
+  } else {
+    // The alerts' bytes as stored, as in one alert's body.
+    const std::string& when = alerts.back().matched_at;
+    body = R"({"type":"lodestone.digest","timestamp":")" + when + R"(","data":[)";
+    for (size_t i = 0; i < alert_jsons.size(); ++i) body.append(i ? "," : "").append(alert_jsons[i]);
+    body += "]}";
+  }
+  return post(digest_key(alerts), std::move(body), "application/json");
 }
 
 }  // namespace lodestone

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,6 +24,7 @@ struct WebhookOptions {
   // Format "template": the body's Content-Type (json, slack and discord are application/json).
   std::string content_type = "application/json";
   double timeout = 10;                                       // seconds for the whole attempt, connecting included
+  double digest = 0;  // seconds; 0 = one request per alert; else one digest per interval (not with template)
   std::vector<std::pair<std::string, std::string>> headers;  // sent with every request
 };
 
@@ -53,11 +55,22 @@ class WebhookNotifier : public Notifier {
   // 2xx is delivered; 408, 429, 5xx, network errors and timeouts retry; anything else is dead.
   DeliveryAttempt send(const Alert& alert, const std::string& alert_json) override;
 
+  double digest_interval() const override;
+  // One request for all of `alerts` (more than one; one alert is send()'s), webhook-id
+  // digest_key(alerts): `json` sends {"type":"lodestone.digest","timestamp":<the last alert's
+  // matched_at>,"data":[<each alert_json, byte for byte>]}; `slack` and `discord` one message
+  // listing each alert (severity, rule, the post title linked), cut to the service's limit with
+  // "and N more".
+  DeliveryAttempt send_digest(std::span<const Alert> alerts, std::span<const std::string> alert_jsons) override;
+
   // Safe from any thread: the request in flight stops within about 100 ms, and it and every later
   // send() are kRetry with the error "…: cancelled".
   void cancel() override;
 
  private:
+  // One POST of `body` with the Standard Webhooks headers for `id`; the caller holds the mutex.
+  DeliveryAttempt post(const std::string& id, std::string body, const std::string& content_type);
+
   struct State;
   std::unique_ptr<State> state_;
 };

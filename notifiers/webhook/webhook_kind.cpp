@@ -16,6 +16,7 @@ const OptionSpec kWebhookOptions[] = {
     {"content_type", OptionType::kString, kDefaults.content_type, "Content-Type of a template body"},
     {"timeout", OptionType::kDuration, duration_text(kDefaults.timeout), "per attempt, connecting included"},
     {"headers", OptionType::kHeaders, "", "extra request headers"},
+    {"digest", OptionType::kDuration, "", "one request per interval listing every alert since the last (default: off)"},
 };
 
 Result<std::unique_ptr<Notifier>> make_webhook(const std::string& name, const OptionValues& v) {
@@ -28,6 +29,7 @@ Result<std::unique_ptr<Notifier>> make_webhook(const std::string& name, const Op
   o.content_type = v.string("content_type", o.content_type);
   o.timeout = v.number("timeout", o.timeout);
   o.headers = v.headers("headers");
+  o.digest = v.number("digest", o.digest);
   if (Result<void> valid = check_webhook_options(o); !valid) return Failure{valid.error()};
   return std::unique_ptr<Notifier>(std::make_unique<WebhookNotifier>(std::move(o)));
 }

@@ -432,6 +432,61 @@ TEST_CASE("a hostile post injects no markup, mention or link into slack or disco
   CHECK(e["fields"][0]["value"] == "Scott Bessent \\(matched as \\<i\\>Bessent\\</i\\> @here\\)");
 }
 
+TEST_CASE("a webhook digest is one request: the stored alerts byte for byte in json, a list with and N more in chat",
+          "[webhook][http][digest]") {
+  std::vector<Alert> alerts;
+  std::vector<std::string> jsons;
+  for (int i = 0; i < 40; ++i) {
+    alerts.push_back(sample_alert("M." + std::to_string(i)));
+    jsons.push_back(lodestone::to_json(alerts.back()));
+  }
+  const auto digest_of = [&](const std::string& format, size_t n) {
+    HttpReceiver receiver;
+    WebhookOptions o = options_for(receiver.url());
+    o.format = format;
+    o.digest = 900;
+    WebhookNotifier notifier(o);
+    CHECK(notifier.digest_interval() == 900);
+    const DeliveryAttempt a = notifier.send_digest(std::span<const Alert>(alerts.data(), n),
+                                                   std::span<const std::string>(jsons.data(), n));
+    INFO(a.error);
+    CHECK(a.outcome == Outcome::kDelivered);
+    REQUIRE(receiver.requests().size() == 1);
+    const ReceivedRequest r = receiver.requests()[0];
+    CHECK(r.header("webhook-id") == lodestone::digest_key(std::span<const Alert>(alerts.data(), n)));
+    CHECK(r.header("webhook-signature") ==
+          lodestone::standard_webhooks_signature(kSecret, r.header("webhook-id"), r.header("webhook-timestamp"), r.body));
+    return r.body;
+  };
+  std::string expected = R"({"type":"lodestone.digest","timestamp":"2026-01-11T11:08:03Z","data":[)";
+  for (size_t i = 0; i < 3; ++i) expected.append(i ? "," : "").append(jsons[i]);
+  CHECK(digest_of("json", 3) == expected + "]}");
+
+  const auto slack = nlohmann::json::parse(digest_of("slack", 40));
+  CHECK(slack["text"] == "40 alerts");
+  const auto& elements = slack["blocks"][0]["elements"];
+  CHECK(elements[1]["elements"].size() == 20);
+  CHECK(elements[1]["elements"][0]["elements"][2]["url"] == "https://example.com/p/1?x=1&y=2");
+  CHECK(elements[2]["elements"][0]["text"] == "and 20 more");
+
+  const auto discord = nlohmann::json::parse(digest_of("discord", 40));
+  const std::string description = discord["embeds"][0]["description"];
+  CHECK(discord["embeds"][0]["title"] == "40 alerts");
+  CHECK(lodestone::code_points(description) <= 4096);
+  CHECK(description.rfind("**HIGH** Rare \"earth\" export controls: [中國對稀土出口管制 \\<@everyone\\> & more]"
+                          "(https://example.com/p/1?x=1&y=2)\n", 0) == 0);
+  const size_t listed = static_cast<size_t>(std::count(description.begin(), description.end(), '\n'));
+  if (listed < 40) CHECK(description.substr(description.rfind('\n') + 1) == "and " + std::to_string(40 - listed) + " more");
+
+  // A digest of one alert is that alert's own request.
+  CHECK(nlohmann::json::parse(digest_of("json", 1))["type"] == "lodestone.alert");
+  WebhookOptions t = options_for("https://example.com/hook");
+  t.format = "template";
+  t.template_path = LODESTONE_TEST_DATA "/notifiers/webhook_body.mustache";
+  t.digest = 60;
+  CHECK(contains(lodestone::check_webhook_options(t).error(), "digest works with format json, slack or discord"));
+}
+
 TEST_CASE("errors never show the secret, the URL's password or its query", "[webhook][http]") {
   HttpReceiver receiver;
   // A receiver that echoes everything back, secrets included.
