@@ -374,6 +374,14 @@ std::string slack_rich_text(const nlohmann::json& body) {
 
 }  // namespace
 
+TEST_CASE("the json body is the Standard Webhooks envelope around the stored alert, byte for byte",
+          "[webhook][http][chat]") {
+  const Alert alert = sample_alert();
+  const std::string body = body_sent("json", alert);
+  lodestone::testing::check_golden("webhook.json", body);
+  CHECK(body == R"({"type":"lodestone.alert","timestamp":"2026-01-11T11:08:03Z","data":)" + lodestone::to_json(alert) + "}");
+}
+
 TEST_CASE("slack gets Block Kit: severity, rule, the title as a link, the snippet with its match bold, entity, source",
           "[webhook][http][chat]") {
   const std::string body = body_sent("slack", sample_alert());
