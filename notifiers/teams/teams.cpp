@@ -44,29 +44,35 @@ json text_run(const std::string& text, bool marked = false) {
 
 json open_post(const std::string& url) { return {{"type", "Action.OpenUrl"}, {"title", "Open post"}, {"url", url}}; }
 
-// The card's elements for one alert: severity and rule, the title, the snippet, the facts.
+// "Entity: Scott Bessent": a label in bold and its value, both literal TextRuns.
+json fact(const std::string& label, const std::string& value) {
+  json name = text_run(label + ": ");
+  name["weight"] = "Bolder";
+  return {{"type", "RichTextBlock"}, {"inlines", json::array({name, text_run(value)})}};
+}
+
+// The card's elements for one alert: severity and rule, the title, the snippet, the facts. All
+// of it is TextRuns, which Teams reads no Markdown in (a TextBlock's text and a FactSet's values
+// it does read as Markdown, and whether a backslash escape shows there differs between clients).
 json card_elements(const AlertSummary& s) {
-  // A TextBlock's text is Markdown: the rule's title is escaped.
   std::string head = s.severity.empty() ? std::string() : upper_ascii(s.severity).append(" · ");
   head.append(s.rule);
+  json head_run = text_run(head);
+  head_run["weight"] = "Bolder";
+  head_run["color"] = colour(s.severity);
   json elements = json::array();
-  elements.push_back({{"type", "TextBlock"},
-                      {"text", markdown_escape(head)},
-                      {"weight", "Bolder"},
-                      {"color", colour(s.severity)},
-                      {"wrap", true}});
+  elements.push_back({{"type", "RichTextBlock"}, {"inlines", json::array({head_run})}});
   elements.push_back({{"type", "RichTextBlock"}, {"inlines", json::array({text_run(s.title)})}});
   if (!s.snippet.empty()) {
     json inlines = json::array();
     for (const auto& piece : s.snippet) inlines.push_back(text_run(piece.text, piece.marked));
     elements.push_back({{"type", "RichTextBlock"}, {"inlines", inlines}});
   }
-  // FactSet values are Markdown in Teams: escaped.
   json facts = json::array();
-  for (const auto& v : s.values) facts.push_back({{"title", "Value"}, {"value", markdown_escape(v)}});
-  if (!s.entity.empty()) facts.push_back({{"title", "Entity"}, {"value", markdown_escape(entity_line(s))}});
-  facts.push_back({{"title", "Source"}, {"value", markdown_escape(s.source)}});
-  elements.push_back({{"type", "FactSet"}, {"facts", facts}});
+  for (const auto& v : s.values) facts.push_back(fact("Value", v));
+  if (!s.entity.empty()) facts.push_back(fact("Entity", entity_line(s)));
+  facts.push_back(fact("Source", s.source));
+  elements.push_back({{"type", "Container"}, {"items", facts}});
   return elements;
 }
 

@@ -95,6 +95,17 @@ std::string runs(const json& block) {
   return out;
 }
 
+// The facts of a card's facts Container, one "Label: value" each.
+std::vector<std::string> facts_of(const json& container) {
+  std::vector<std::string> out;
+  REQUIRE(container["type"] == "Container");
+  for (const auto& block : container["items"]) {
+    REQUIRE(block["inlines"][0]["weight"] == "Bolder");
+    out.push_back(runs(block));
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("teams options that cannot work are refused with the notifier's name and never the signature", "[teams]") {
@@ -168,20 +179,17 @@ TEST_CASE("a 202 Accepted is delivered: one POST of an Adaptive Card with severi
   CHECK(card["version"] == "1.4");
   const json& items = card["body"];
   REQUIRE(items.size() == 4);
-  // Severity and rule: a TextBlock, whose text Teams reads as Markdown (nothing to escape here).
-  CHECK(items[0]["type"] == "TextBlock");
-  CHECK(items[0]["text"] == "HIGH · Rare \"earth\" export controls");
-  CHECK(items[0]["weight"] == "Bolder");
-  CHECK(items[0]["color"] == "Attention");
+  // Severity and rule: a bold TextRun in the severity's colour; every text of the card is a
+  // TextRun, which Teams reads no Markdown in.
+  CHECK(items[0]["type"] == "RichTextBlock");
+  CHECK(runs(items[0]) == "HIGH · Rare \"earth\" export controls");
+  CHECK(items[0]["inlines"][0]["weight"] == "Bolder");
+  CHECK(items[0]["inlines"][0]["color"] == "Attention");
   // The title and the snippet are TextRuns: literal, so the title's <@everyone> & more is as sent.
   CHECK(items[1]["type"] == "RichTextBlock");
   CHECK(runs(items[1]) == "中國對稀土出口管制 <@everyone> & more");
   CHECK(runs(items[2]) == "…中國對[[稀土]]出口…");
-  // FactSet values are Markdown: the entity's parentheses are escaped.
-  CHECK(items[3]["type"] == "FactSet");
-  const json facts = json::parse(R"j([{"title":"Entity","value":"Scott Bessent \\(matched as 貝森特\\)"},
-                                      {"title":"Source","value":"ptt/Stock"}])j");
-  CHECK(items[3]["facts"] == facts);
+  CHECK(facts_of(items[3]) == std::vector<std::string>{"Entity: Scott Bessent (matched as 貝森特)", "Source: ptt/Stock"});
   const json actions = json::parse(R"([{"type":"Action.OpenUrl","title":"Open post",
                                        "url":"https://example.com/p/1?x=1&y=2"}])");
   CHECK(card["actions"] == actions);
@@ -308,8 +316,8 @@ TEST_CASE("a hostile post injects no markup mention or link into the card and fi
   // javascript: is no link: no action at all.
   CHECK_FALSE(card.contains("actions"));
   const json& items = card["body"];
-  // The rule goes into a TextBlock (Markdown): escaped.
-  CHECK(items[0]["text"] == "HIGH · Rare earths \\<b\\>bold\\</b\\>");
+  // The rule is a TextRun too: literal.
+  CHECK(runs(items[0]) == "HIGH · Rare earths <b>bold</b>");
   // TextRuns are literal: the post's HTML, mentions and Markdown arrive as the text they are.
   const std::string title = runs(items[1]);
   CHECK(title.rfind("<a href=\"https://evil.example\">@everyone</a> <!channel> @room [win](https://evil.example) *bold* `code` ",
@@ -317,8 +325,7 @@ TEST_CASE("a hostile post injects no markup mention or link into the card and fi
   // The 10 KB title fits Teams' 28 KB whole (the test below makes one that does not).
   CHECK(title == lodestone::summarize_alert(alert).title);
   CHECK(runs(items[2]) == "[x](https://evil.example) <b>[[稀土]]</b> @everyone");
-  // Facts are Markdown: the alias's HTML is escaped.
-  CHECK(items[3]["facts"][0]["value"] == "Scott Bessent \\(matched as \\<i\\>Bessent\\</i\\> @here\\)");
+  CHECK(facts_of(items[3])[0] == "Entity: Scott Bessent (matched as <i>Bessent</i> @here)");
   CHECK_FALSE(contains(body, "msteams"));
   CHECK_FALSE(contains(body, "\"entities\""));
 }
@@ -356,7 +363,7 @@ TEST_CASE("teams colours the severity line by severity", "[teams][chat]") {
   const auto colour_of = [](const std::string& severity) {
     Alert alert = sample_alert();
     alert.rule.severity = severity;
-    return card_of(json::parse(lodestone::teams_body(lodestone::summarize_alert(alert))))["body"][0];
+    return card_of(json::parse(lodestone::teams_body(lodestone::summarize_alert(alert))))["body"][0]["inlines"][0];
   };
   CHECK(colour_of("critical")["color"] == "Attention");
   CHECK(colour_of("high")["color"] == "Attention");
@@ -393,7 +400,7 @@ TEST_CASE("a teams digest is one POST of one card listing every alert, the same 
   for (size_t i = 1; i < 4; ++i) {
     CHECK(items[i]["type"] == "Container");
     const json& inner = items[i]["items"];
-    CHECK(inner[0]["text"] == "HIGH · Rare \"earth\" export controls");
+    CHECK(runs(inner[0]) == "HIGH · Rare \"earth\" export controls");
     CHECK(runs(inner[1]) == "中國對稀土出口管制 <@everyone> & more");
     CHECK(inner.back()["type"] == "ActionSet");
     CHECK(inner.back()["actions"][0]["url"] == "https://example.com/p/1?x=1&y=2");
@@ -445,9 +452,9 @@ TEST_CASE("values of comparisons are facts of their own before entity and source
   pushes.comparison = true;
   pushes.value = 55;
   alert.matches.push_back(pushes);
-  const json facts = card_of(json::parse(lodestone::teams_body(lodestone::summarize_alert(alert))))["body"][3]["facts"];
+  const auto facts = facts_of(card_of(json::parse(lodestone::teams_body(lodestone::summarize_alert(alert))))["body"][3]);
   REQUIRE(facts.size() == 3);
-  CHECK(facts[0] == json::parse(R"({"title":"Value","value":"pushes 55"})"));
-  CHECK(facts[1]["title"] == "Entity");
-  CHECK(facts[2]["title"] == "Source");
+  CHECK(facts[0] == "Value: pushes 55");
+  CHECK(facts[1].rfind("Entity: ", 0) == 0);
+  CHECK(facts[2] == "Source: ptt/Stock");
 }
