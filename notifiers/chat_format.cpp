@@ -115,6 +115,23 @@ std::string keep_tail(const std::string& utf8, size_t max) {
 
 }  // namespace
 
+std::string markdown_link_target(std::string_view url) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  static constexpr std::string_view kEncoded = "()<>[]\\ ";
+  std::string out;
+  for (const char c : url) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x80 || kEncoded.find(c) != std::string_view::npos) {
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 0xF];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 AlertSummary shortened(const AlertSummary& summary, size_t snippet_max, size_t title_max) {
   AlertSummary s = summary;
   s.title = cut_code_points(s.title, title_max);

@@ -31,6 +31,9 @@ std::string slack_escape(std::string_view text);
 // A backslash before every ASCII punctuation character CommonMark could read as markup
 // (Discord, ntfy, Teams): \ ` * _ { } [ ] ( ) < > # + - . ! | ~
 std::string markdown_escape(std::string_view text);
+// A URL as the target of a Markdown link, `[text](target)`: what would end the target early or
+// read as markup ( ) < > [ ] \ and space, and every byte that is not ASCII, percent-encoded.
+std::string markdown_link_target(std::string_view url);
 
 // The summary with its snippet cut to about `snippet_max` code points and its title to
 // `title_max`, "…" where cut. The first marked piece stays: the text before it is cut at its

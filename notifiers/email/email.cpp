@@ -19,6 +19,7 @@
 
 #include "engine/alert_render.h"
 #include "notifiers/template.h"
+#include "util/base64.h"
 #include "util/listen_address.h"
 #include "util/sha256.h"
 
@@ -57,22 +58,6 @@ std::string one_line(std::string s) {
     if (u < 0x20 || u == 0x7f) c = ' ';
   }
   return s;
-}
-
-std::string base64(std::string_view bytes) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    uint32_t n = static_cast<unsigned char>(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    if (i + 2 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 2]);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
-    out += i + 2 < bytes.size() ? kAlphabet[n & 63] : '=';
-  }
-  return out;
 }
 
 std::string hex(const Digest& d, size_t digits) {
@@ -151,7 +136,7 @@ std::string encode_subject(const std::string& value) {
     // A word holds whole UTF-8 sequences only (RFC 2047 section 5).
     while (end < value.size() && end > i + 1 && (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80) --end;
     if (!out.empty()) out += "\r\n ";
-    out += "=?UTF-8?B?" + base64(std::string_view(value).substr(i, end - i)) + "?=";
+    out += "=?UTF-8?B?" + base64_encode(std::string_view(value).substr(i, end - i)) + "?=";
     i = end;
   }
   return out;

@@ -2,8 +2,6 @@
 // and what ntfy's answers mean; the request goes through net/http_sender.
 #include "notifiers/ntfy/ntfy.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -15,6 +13,7 @@
 #include "net/curl_support.h"
 #include "net/http_sender.h"
 #include "notifiers/chat_format.h"
+#include "util/base64.h"
 
 namespace lodestone {
 namespace {
@@ -45,24 +44,6 @@ std::string escape(std::string_view text) {
   return out;
 }
 
-// A URL as a Markdown link target: what would end it or be read as markup, and any byte that is
-// not ASCII, percent-encoded. (The summary's URL has no space or control character.)
-std::string link_target(std::string_view url) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : url) {
-    const auto b = static_cast<unsigned char>(c);
-    if (b >= 0x80 || c == '(' || c == ')' || c == '<' || c == '>' || c == '\\' || c == ' ') {
-      out += '%';
-      out += kHex[b >> 4];
-      out += kHex[b & 0xF];
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string render(const AlertSummary& s, bool with_head) {
   std::string t;
   if (with_head) {
@@ -73,7 +54,7 @@ std::string render(const AlertSummary& s, bool with_head) {
   if (s.url.empty()) {
     t.append(escape(s.title));
   } else {
-    t.append("[").append(escape(s.title)).append("](").append(link_target(s.url)).append(")");
+    t.append("[").append(escape(s.title)).append("](").append(markdown_link_target(s.url)).append(")");
   }
   if (!s.snippet.empty()) {
     t.append("\n\n> ");
@@ -96,14 +77,6 @@ std::string render(const AlertSummary& s, bool with_head) {
 }
 
 size_t bytes(std::string_view text) { return text.size(); }
-
-std::string base64(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
-  out.resize(n < 0 ? 0 : static_cast<size_t>(n));
-  return out;
-}
 
 // A token goes into a header: printable ASCII without spaces.
 bool is_token(std::string_view token) {
@@ -160,7 +133,7 @@ std::vector<std::string> headers_of(const std::string& title, int priority, cons
   if (priority > 0) h.push_back("Priority: " + std::to_string(priority));
   if (!tags.empty()) h.push_back("Tags: " + ntfy_header_value(joined(tags, ",")));
   // A URL with bytes past ASCII is sent percent-encoded, as a URL may always be.
-  if (!click.empty()) h.push_back("Click: " + ntfy_header_value(link_target(click)));
+  if (!click.empty()) h.push_back("Click: " + ntfy_header_value(markdown_link_target(click)));
   h.emplace_back("Markdown: yes");
   return h;
 }
@@ -191,7 +164,7 @@ std::string ntfy_header_value(std::string_view value) {
     while (end > at + 1 && end < plain.size() && is_continuation(plain[end])) --end;
     out.append(out.empty() ? "" : " ")
         .append("=?UTF-8?B?")
-        .append(base64(std::string_view(plain).substr(at, end - at)))
+        .append(base64_encode(std::string_view(plain).substr(at, end - at)))
         .append("?=");
     at = end;
   }

@@ -21,6 +21,7 @@
 
 #include "notifiers/chat_format.h"
 #include "notifiers/template.h"
+#include "util/base64.h"
 
 namespace lodestone {
 namespace {
@@ -45,42 +46,6 @@ bool starts_with_ci(std::string_view s, std::string_view prefix) {
 }
 
 bool equals_ci(std::string_view a, std::string_view b) { return a.size() == b.size() && starts_with_ci(a, b); }
-
-std::string base64_encode(const unsigned char* data, size_t size) {
-  std::string out(4 * ((size + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
-  out.resize(n < 0 ? 0 : static_cast<size_t>(n));
-  return out;
-}
-
-// Standard base64, padded or not. EVP_DecodeBlock skips surrounding blanks and counts padding as
-// zero bytes, so the alphabet is checked here and the padding taken off after.
-std::optional<std::string> base64_decode(std::string_view text) {
-  std::string padded(text);
-  size_t pad = 0;
-  while (pad < padded.size() && padded[padded.size() - 1 - pad] == '=') ++pad;
-  if (pad > 2) return std::nullopt;
-  for (size_t i = 0; i + pad < padded.size(); ++i) {
-    const char c = padded[i];
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-    if (!ok) return std::nullopt;
-  }
-  if (pad == 0) {
-    if (padded.size() % 4 == 1) return std::nullopt;
-    while (padded.size() % 4 != 0) {
-      padded += '=';
-      ++pad;
-    }
-  } else if (padded.size() % 4 != 0) {
-    return std::nullopt;
-  }
-  std::string out(padded.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(padded.data()), static_cast<int>(padded.size()));
-  if (n < 0 || static_cast<size_t>(n) < pad) return std::nullopt;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
 
 // The signing key of a secret: nullopt when a "whsec_" secret does not decode.
 std::optional<std::string> signing_key(std::string_view secret) {
@@ -107,7 +72,7 @@ std::string sign(std::string_view key, std::string_view id, std::string_view tim
   EVP_MAC_CTX_free(ctx);
   EVP_MAC_free(mac);
   if (!ok) return {};
-  return "v1," + base64_encode(out, length);
+  return "v1," + base64_encode(std::string_view(reinterpret_cast<const char*>(out), length));
 }
 
 // What the notifier sets itself; a configured header of that name would send it twice.
@@ -242,24 +207,6 @@ std::string slack_digest(std::span<const Alert> alerts) {
   return dump({{"text", head}, {"blocks", json::array({{{"type", "rich_text"}, {"elements", elements}}})}});
 }
 
-// A URL as the target of a Markdown link: the characters that would end the target early or
-// read as markup percent-encoded.
-std::string markdown_url(const std::string& url) {
-  std::string out;
-  for (const char c : url) {
-    switch (c) {
-      case '(': out += "%28"; break;
-      case ')': out += "%29"; break;
-      case '<': out += "%3C"; break;
-      case '>': out += "%3E"; break;
-      case '[': out += "%5B"; break;
-      case ']': out += "%5D"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string discord_digest(std::span<const Alert> alerts) {
   std::vector<std::string> lines;
   for (const Alert& a : alerts) {
@@ -270,7 +217,7 @@ std::string discord_digest(std::span<const Alert> alerts) {
     if (s.url.empty()) {
       line.append(markdown_escape(s.title));
     } else {
-      line.append("[").append(markdown_escape(s.title)).append("](").append(markdown_url(s.url)).append(")");
+      line.append("[").append(markdown_escape(s.title)).append("](").append(markdown_link_target(s.url)).append(")");
     }
     lines.push_back(std::move(line));
   }
