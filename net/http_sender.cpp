@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "net/curl_support.h"
+#include "util/ascii.h"
 
 namespace lodestone {
 namespace {
@@ -16,23 +17,8 @@ namespace {
 // Enough of a refusal's body to say why ("invalid_payload", a JSON error), not a page of HTML.
 constexpr size_t kQuoted = 200;
 
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    char a = s[i], b = prefix[i];
-    if (a >= 'A' && a <= 'Z') a = static_cast<char>(a - 'A' + 'a');
-    if (b >= 'A' && b <= 'Z') b = static_cast<char>(b - 'A' + 'a');
-    if (a != b) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
-}
+using ascii::starts_with_ci;
+using ascii::trim;
 
 std::string replace_all(std::string text, std::string_view what, std::string_view with) {
   if (what.empty()) return text;

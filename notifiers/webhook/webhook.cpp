@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <ctime>
 #include <mutex>
 #include <optional>
@@ -21,6 +20,7 @@
 
 #include "notifiers/chat_format.h"
 #include "notifiers/template.h"
+#include "util/ascii.h"
 #include "util/base64.h"
 
 namespace lodestone {
@@ -34,18 +34,7 @@ constexpr size_t kDiscordEmbedMax = 6000;
 // Slack: a section's text, and the fallback text of a message.
 constexpr size_t kSlackTextMax = 3000;
 
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    char a = s[i], b = prefix[i];
-    if (a >= 'A' && a <= 'Z') a = static_cast<char>(a - 'A' + 'a');
-    if (b >= 'A' && b <= 'Z') b = static_cast<char>(b - 'A' + 'a');
-    if (a != b) return false;
-  }
-  return true;
-}
-
-bool equals_ci(std::string_view a, std::string_view b) { return a.size() == b.size() && starts_with_ci(a, b); }
+using ascii::equals_ci;
 
 // The signing key of a secret: nullopt when a "whsec_" secret does not decode.
 std::optional<std::string> signing_key(std::string_view secret) {
